@@ -1,0 +1,1 @@
+"""The catalog: departments, their keys, shared resources and the one access decision."""

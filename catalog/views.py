@@ -1,0 +1,31 @@
+"""Catalog API views (thin: the logic lives in the catalog's modules)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.models import Department
+from catalog.serializers import DepartmentSerializer, WhoAmISerializer
+
+
+class WhoAmIView(APIView):
+    """The calling department, key and user: a quick way to check a key works."""
+
+    @extend_schema(responses=WhoAmISerializer)
+    def get(self, request):
+        principal = request.user
+        data = {
+            "department": principal.department,
+            "api_key": principal.api_key,
+            "user": principal.user.get_username() if principal.user else None,
+        }
+        return Response(WhoAmISerializer(data).data)
+
+
+class DepartmentListView(generics.ListAPIView):
+    """The city's departments (public directory for any authenticated caller)."""
+
+    queryset = Department.objects.all()
+    serializer_class = DepartmentSerializer
+    pagination_class = None

@@ -1,0 +1,60 @@
+"""The ``geoplatform`` command: a short list of verbs over Django's management commands.
+
+``geoplatform db ...`` manages the project-local PostGIS without Django; every other verb
+starts that database on demand (unless DATABASE_URL points elsewhere) and runs the
+management command of the same name, so ``geoplatform VERB --help`` is that command's help.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from geoplatform import localdb
+
+VERBS = {
+    "serve": "run the web server (http://127.0.0.1:$GEOPLATFORM_PORT, default 8000)",
+    "db": "project-local PostGIS: start | stop | status | url",
+    "migrate": "create or update the database tables",
+    "demo": "load the demo city, departments, users and API keys (idempotent)",
+    "department": "add or list departments",
+    "apikey": "create, list or revoke a department's API keys",
+    "manage": "any other Django management command (e.g. createsuperuser, shell, check)",
+}
+
+
+def usage() -> str:
+    lines = ["usage: geoplatform VERB [options]   (geoplatform VERB --help for each verb)", "", "verbs:"]
+    lines += [f"  {verb:<11} {text}" for verb, text in VERBS.items()]
+    lines += ["", "Environment: DATABASE_URL, GEOPLATFORM_DATA_DIR, GEOPLATFORM_PORT ... (see README.md)"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    verb, rest = argv[0], argv[1:]
+    if verb == "db":
+        return localdb.main(rest)
+    if verb not in VERBS:
+        print(f"geoplatform: unknown verb {verb!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    wants_help = any(arg in ("-h", "--help") for arg in rest)
+    if not wants_help and "--check-port" not in rest:
+        try:
+            localdb.start(say=lambda msg: print(f"[db] {msg}", file=sys.stderr))
+        except localdb.LocalDbError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoplatform.settings")
+    from django.core.management import execute_from_command_line
+
+    command = rest if verb == "manage" else [verb, *rest]
+    execute_from_command_line(["geoplatform", *command])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Domain errors -> HTTP, in one place."""
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from catalog.auth import CHALLENGE
+from catalog.errors import CatalogError
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus the catalog's typed errors mapped by their ``status``."""
+    if isinstance(exc, CatalogError):
+        response = Response({"detail": str(exc)}, status=exc.status)
+        if exc.status == status.HTTP_401_UNAUTHORIZED:
+            response["WWW-Authenticate"] = CHALLENGE
+        return response
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,57 @@
+"""Portal pages, health check, OpenAPI: Chinese by default, English on request."""
+
+import pytest
+
+
+def test_home_is_chinese_by_default(client, department):
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "城市政务地理空间数据共享平台" in html and "市交通委员会" in html
+
+
+def test_home_in_english_when_chosen(client, department):
+    html = client.get("/?lang=en").content.decode()
+    assert "City geospatial data sharing platform" in html and "Transport Commission" in html
+    assert "Transport Commission" in client.get("/").content.decode(), "the choice is remembered in a cookie"
+
+
+def test_set_language_form_switches(client, db):
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "Log in" in client.get("/").content.decode()
+
+
+def test_healthz_reports_database_and_library_versions(client, db):
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["postgis"].startswith("3.")
+    assert body["gdal"].startswith("GDAL 3.")
+    assert body["proj"][0].isdigit()
+
+
+def test_openapi_schema_and_docs(client, db):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert "/api/me" in schema["paths"]
+    assert {"bearer", "basic"} <= set(schema["components"]["securitySchemes"])
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_login_page_and_session(client, department):
+    from catalog.models import User
+
+    User.objects.create_user("bob", password="another-pass-1", department=department)
+    assert client.get("/accounts/login/").status_code == 200
+    response = client.post("/accounts/login/", {"username": "bob", "password": "another-pass-1"})
+    assert response.status_code == 302
+    assert "bob" in client.get("/").content.decode()
+
+
+def test_wrong_password_is_refused(client, db):
+    response = client.post("/accounts/login/", {"username": "nobody", "password": "x"})
+    assert response.status_code == 200 and "用户名或密码不正确" in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/api/departments/"])
+def test_protected_pages_need_login(client, db, path):
+    assert client.get(path).status_code in (302, 401)

@@ -1,0 +1,1 @@
+"""Imagery: GeoTIFF -> COG ingest and the titiler tile service (run alone as replicas, see docker-compose.yml)."""
