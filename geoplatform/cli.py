@@ -38,7 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     verb, rest = argv[0], argv[1:]
     if verb == "db":
         return localdb.main(rest)
-    if verb not in VERBS:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoplatform.settings")
+    import django
+    from django.core.management import execute_from_command_line, get_commands
+
+    django.setup()
+    if verb not in VERBS and verb not in get_commands():
         print(f"geoplatform: unknown verb {verb!r}\n\n{usage()}", file=sys.stderr)
         return 2
     wants_help = any(arg in ("-h", "--help") for arg in rest)
@@ -48,9 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         except localdb.LocalDbError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoplatform.settings")
-    from django.core.management import execute_from_command_line
-
     command = rest if verb == "manage" else [verb, *rest]
     execute_from_command_line(["geoplatform", *command])
     return 0

@@ -39,7 +39,8 @@ def _database() -> dict:
         "HOST": params.get("host", ""),
         "PORT": params.get("port", ""),
         "CONN_MAX_AGE": int(os.environ.get("GEOPLATFORM_DB_CONN_MAX_AGE", "60")),
-        "TEST": {"NAME": "test_" + params.get("dbname", "geoplatform")},
+        # GEOPLATFORM_TEST_DB_SUFFIX lets two test runs share one cluster without sharing a test database.
+        "TEST": {"NAME": "test_" + params.get("dbname", "geoplatform") + os.environ.get("GEOPLATFORM_TEST_DB_SUFFIX", "")},
     }
 
 
@@ -63,6 +64,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "catalog",
     "geoplatform.web",
+    "geoplatform.layers",
+    "geoplatform.geocoding",
     "geoplatform.demo",
 ]
 

@@ -17,5 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("geoplatform.geocoding.urls")),
+    path("", include("geoplatform.layers.urls")),
     path("api/", include("catalog.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Address geocoding: the gazetteer (地名地址库), address parsing and matching, single/reverse/batch."""

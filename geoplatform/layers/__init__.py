@@ -1,0 +1,1 @@
+"""Shared vector layers in PostGIS: publish (import, versions, history) and serve (OGC API Features, MVT, downloads)."""
