@@ -31,7 +31,7 @@ def data_dir_env(monkeypatch):
         if localdb.is_running():
             localdb.stop(say=lambda _m: None)
         shutil.rmtree(cluster.root, ignore_errors=True)
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(path.parent if path.parent.name.startswith("gp-test-") else path, ignore_errors=True)
 
 
 def reachable_dir() -> Path:
