@@ -166,3 +166,9 @@ if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _env_bool("GEOPLATFORM_BEHIND_TLS_PROXY") else None
+
+# Sharing workflow deadlines, in working days (国发〔2016〕51号 and provincial rules).
+GEOPLATFORM_CONFORMITY_DAYS = int(os.environ.get("GEOPLATFORM_CONFORMITY_DAYS", "2"))
+GEOPLATFORM_ANSWER_DAYS = int(os.environ.get("GEOPLATFORM_ANSWER_DAYS", "10"))
+# Audit the client address from X-Forwarded-For (only behind a proxy that sets it).
+GEOPLATFORM_TRUST_FORWARDED_FOR = _env_bool("GEOPLATFORM_TRUST_FORWARDED_FOR")

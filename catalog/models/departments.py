@@ -23,6 +23,8 @@ class Department(models.Model):
         default=False,
         help_text=_("Checks applications for conformity and settles disputed refusals."),
     )
+    webhook_url = models.URLField(_("webhook URL"), blank=True)
+    webhook_secret = models.CharField(_("webhook secret (HMAC-SHA256)"), max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

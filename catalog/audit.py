@@ -1,0 +1,130 @@
+"""Writing and verifying the audit log.
+
+Each row's hash is SHA-256 over the previous row's hash and the row's own content, so
+changing, removing or inserting a row breaks the chain from there on; the database
+refuses UPDATE and DELETE outright. Writers serialise on an advisory lock so the chain
+stays linear with several web processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.models import AuditEvent, AuditResult, TileUsage
+
+GENESIS = "0" * 64
+_LOCK_KEY = 7_240_301  # pg_advisory_xact_lock key of the audit chain
+CHAINED_FIELDS = ("at", "request_id", "department", "api_key", "username", "entry", "action", "allowed",
+                  "reason", "grant_id", "purpose", "client", "path")
+
+
+def row_hash(prev_hash: str, values: dict) -> str:
+    content = {name: values[name] for name in CHAINED_FIELDS}
+    content["at"] = content["at"].isoformat(timespec="microseconds") if content["at"] else None
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def request_id(request) -> str:
+    """The proxy's X-Request-ID when it sent one, else one made here (kept on the request)."""
+    base = getattr(request, "_request", request)
+    if not getattr(base, "geoplatform_request_id", None):
+        given = base.META.get("HTTP_X_REQUEST_ID", "")[:64]
+        base.geoplatform_request_id = given or uuid.uuid4().hex
+    return base.geoplatform_request_id
+
+
+def client_address(request) -> str:
+    from django.conf import settings
+
+    meta = getattr(request, "_request", request).META
+    if getattr(settings, "GEOPLATFORM_TRUST_FORWARDED_FOR", False) and meta.get("HTTP_X_FORWARDED_FOR"):
+        return meta["HTTP_X_FORWARDED_FOR"].split(",")[0].strip()[:64]
+    return meta.get("REMOTE_ADDR", "")[:64]
+
+
+def append_event(**values) -> AuditEvent:
+    """Append one row to the chain (in its own transaction, whatever the caller's state)."""
+    values.setdefault("at", timezone.now())
+    for name in CHAINED_FIELDS:
+        values.setdefault(name, None if name == "grant_id" else "")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        prev = last or GENESIS
+        return AuditEvent.objects.create(prev_hash=prev, hash=row_hash(prev, values), **values)
+
+
+def record_decision(decision, request, *, purpose: str = "", entry_slug: str | None = None) -> int:
+    """Audit one access decision, allowed or denied; returns the row id."""
+    principal = decision.principal
+    event = append_event(
+        request_id=request_id(request) if request is not None else "",
+        department=principal.department.code if principal and principal.department else "",
+        api_key=principal.api_key.prefix if principal and principal.api_key else "",
+        username=principal.user.get_username() if principal and principal.user else "",
+        entry=entry_slug or (decision.entry.slug if decision.entry else ""),
+        action=str(decision.action),
+        allowed=decision.allowed,
+        reason=decision.reason[:1000],
+        grant_id=decision.grant_id,
+        purpose=purpose[:1000],
+        client=client_address(request) if request is not None else "",
+        path=getattr(request, "get_full_path", lambda: "")()[:2000] if request is not None else "",
+    )
+    return event.pk
+
+
+def record_result(decision, rows: int | None = None, bytes: int | None = None) -> None:
+    """Append what an allowed access returned."""
+    if decision.audit_id is not None:
+        AuditResult.objects.create(event_id=decision.audit_id, at=timezone.now(), rows=rows, bytes=bytes)
+
+
+def count_tile(principal, entry_slug: str, allowed: bool, size: int = 0) -> None:
+    """Count a tile request for the day instead of writing a row per tile."""
+    key = dict(day=timezone.localdate(), department=principal.department.code if principal.department else "",
+               api_key=principal.api_key.prefix if principal.api_key else "", entry=entry_slug)
+    updated = TileUsage.objects.filter(**key).update(
+        requests=F("requests") + 1, denied=F("denied") + (0 if allowed else 1), bytes=F("bytes") + size)
+    if not updated:
+        TileUsage.objects.get_or_create(**key)
+        TileUsage.objects.filter(**key).update(
+            requests=F("requests") + 1, denied=F("denied") + (0 if allowed else 1), bytes=F("bytes") + size)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    rows: int
+    first_bad_id: int | None = None
+    problem: str = ""
+
+
+def verify_chain(batch: int = 5000) -> ChainReport:
+    """Recompute every hash in order; name the first row whose content or link does not match."""
+    prev = GENESIS
+    count = 0
+    last_id = 0
+    while True:
+        rows = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id")
+                    .values("id", "prev_hash", "hash", *CHAINED_FIELDS)[:batch])
+        if not rows:
+            return ChainReport(True, count)
+        for row in rows:
+            if row["prev_hash"] != prev:
+                return ChainReport(False, count, row["id"], "its link to the previous row is broken "
+                                   "(a row before it was removed or inserted)")
+            if row_hash(prev, row) != row["hash"]:
+                return ChainReport(False, count, row["id"], "its content does not match its hash (altered)")
+            prev = row["hash"]
+            count += 1
+            last_id = row["id"]
