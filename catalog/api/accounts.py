@@ -5,8 +5,8 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.api.serializers import DepartmentSerializer, WhoAmISerializer
 from catalog.models import Department
-from catalog.serializers import DepartmentSerializer, WhoAmISerializer
 
 
 class WhoAmIView(APIView):

@@ -1,0 +1,166 @@
+"""Catalog API: search, entry metadata and its exports, subscriptions, the demand directory."""
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.access import Action, authorize
+from catalog.api.serializers import EntrySerializer
+from catalog.audit import append_event, client_address, request_id
+from catalog.errors import InvalidRequest
+from catalog.metadata import dcat, records_item, stac_collection
+from catalog.models import Demand, Entry, Subscription
+from catalog.search import search_entries
+
+MAX_PAGE = 200
+
+
+def base_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def audit_request(request, action: str, *, entry: str = "", allowed: bool = True, reason: str = "",
+                  purpose: str = "") -> int:
+    """Audit a request that is not an access decision on one entry (a search, a workflow step)."""
+    principal = request.user
+    return append_event(
+        request_id=request_id(request), department=principal.department.code if principal.department else "",
+        api_key=principal.api_key.prefix if principal.api_key else "",
+        username=principal.user.get_username() if principal.user else "", entry=entry, action=action,
+        allowed=allowed, reason=reason[:1000], purpose=purpose[:1000], client=client_address(request),
+        path=request.get_full_path()[:2000]).pk
+
+
+def _int(value: str | None, default: int, name: str, low: int, high: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an integer") from None
+    if not low <= number <= high:
+        raise InvalidRequest(f"{name} must be between {low} and {high}")
+    return number
+
+
+def _since(text: str | None):
+    if not text:
+        return None
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidRequest("updated_since must be a date (2026-01-31) or an ISO 8601 date-time")
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+class CatalogSearchView(APIView):
+    """Search the catalog: Chinese text (no word segmentation needed), filters, facets, paging."""
+
+    @extend_schema(parameters=[OpenApiParameter(n, str, required=False) for n in
+                               ("q", "department", "kind", "category", "sharing", "bbox", "updated_since",
+                                "offset", "limit")])
+    def get(self, request):
+        p = request.query_params
+        offset = _int(p.get("offset"), 0, "offset", 0, 10**7)
+        limit = _int(p.get("limit"), 20, "limit", 1, MAX_PAGE)
+        result = search_entries(request.user, q=p.get("q", ""), department=p.get("department", ""),
+                                kind=p.get("kind", ""), category=p.get("category", ""),
+                                sharing=p.get("sharing", ""), bbox=p.get("bbox", ""),
+                                updated_since=_since(p.get("updated_since")), offset=offset, limit=limit)
+        audit_request(request, "search", reason=f"{result.total} entries found", purpose=p.get("q", ""))
+        body = {"total": result.total, "offset": offset, "limit": limit, "facets": result.facets,
+                "results": EntrySerializer(result.entries, many=True).data}
+        if offset + limit < result.total:
+            query = p.copy()
+            query["offset"] = str(offset + limit)
+            body["next"] = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response(body)
+
+
+class EntryDetailView(APIView):
+    """One entry's metadata (GB/T 21063 core elements and the field schema)."""
+
+    @extend_schema(responses=EntrySerializer)
+    def get(self, request, slug):
+        decision = authorize(request, slug, Action.DISCOVER)
+        data = EntrySerializer(decision.entry).data
+        data["links"] = {name: f"{base_url(request)}/api/catalog/{slug}/{name}"
+                         for name in ("record", "dcat") + (("stac",) if decision.entry.kind == "imagery" else ())}
+        return Response(data)
+
+
+class EntryExportView(APIView):
+    """The entry as an OGC API - Records item, a DCAT dataset (JSON-LD) or a STAC collection."""
+
+    formats = {"record": (records_item, "application/geo+json"), "dcat": (dcat, "application/ld+json"),
+               "stac": (stac_collection, "application/json")}
+
+    def get(self, request, slug, form):
+        decision = authorize(request, slug, Action.DISCOVER, purpose=f"metadata {form}")
+        if form == "stac" and decision.entry.kind != Entry.Kind.IMAGERY:
+            raise InvalidRequest("STAC is offered for imagery collections only")
+        build, content_type = self.formats[form]
+        return Response(build(decision.entry, base_url(request)), content_type=content_type)
+
+
+class SubscribeView(APIView):
+    """Be notified when the entry is updated (POST), or stop (DELETE)."""
+
+    def post(self, request, slug):
+        decision = authorize(request, slug, Action.DISCOVER, purpose="subscribe")
+        Subscription.objects.get_or_create(department=request.user.department, entry=decision.entry)
+        return Response({"subscribed": slug})
+
+    def delete(self, request, slug):
+        decision = authorize(request, slug, Action.DISCOVER, purpose="unsubscribe")
+        Subscription.objects.filter(department=request.user.department, entry=decision.entry).delete()
+        return Response({"subscribed": None})
+
+
+class DemandSerializer(serializers.ModelSerializer):
+    department = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    answered_by = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Demand
+        fields = ["id", "department", "title", "description", "purpose", "status", "answered_by", "created_at"]
+
+
+class DemandListView(APIView):
+    """需求目录: data a department needs that nobody shares yet."""
+
+    @extend_schema(responses=DemandSerializer(many=True))
+    def get(self, request):
+        audit_request(request, "demands")
+        return Response(DemandSerializer(Demand.objects.select_related("department", "answered_by")[:500],
+                                         many=True).data)
+
+    @extend_schema(request=DemandSerializer, responses=DemandSerializer)
+    def post(self, request):
+        serializer = DemandSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if request.user.department is None:
+            raise InvalidRequest("only a department can post a demand")
+        demand = serializer.save(department=request.user.department)
+        audit_request(request, "demand", reason=f"demand #{demand.pk}", purpose=demand.title)
+        return Response(DemandSerializer(demand).data, status=201)
+
+
+class DemandAnswerView(APIView):
+    """An owner answers a demand with one of its entries."""
+
+    def post(self, request, pk):
+        demand = Demand.objects.filter(pk=pk).first()
+        if demand is None:
+            raise InvalidRequest(f"no demand #{pk}")
+        decision = authorize(request, str(request.data.get("entry", "")), Action.ADMINISTER,
+                             purpose=f"answer demand #{pk}")
+        demand.answered_by = decision.entry
+        demand.status = Demand.Status.ANSWERED
+        demand.save()
+        return Response(DemandSerializer(demand).data)

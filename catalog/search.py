@@ -1,0 +1,73 @@
+"""Catalog search: Chinese text without word segmentation (trigram LIKE on a lower-cased document),
+filters, facets and paging. What a caller may discover is decided by catalog.access's rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.gis.geos import Polygon
+from django.db.models import Count, Q, QuerySet
+
+from catalog.auth import Principal
+from catalog.errors import InvalidRequest
+from catalog.models import Entry
+
+
+def discoverable(principal: Principal) -> QuerySet[Entry]:
+    """Entries the caller may discover: the same rule as decide(..., DISCOVER), as a query."""
+    entries = Entry.objects.select_related("owner", "category")
+    if principal.user is not None and principal.user.is_superuser:
+        return entries
+    mine = Q(owner=principal.department) if principal.department else Q(pk__in=[])
+    return entries.filter(mine | ~Q(sharing=Entry.Sharing.UNLISTED))
+
+
+@dataclass
+class SearchResult:
+    total: int
+    entries: list[Entry]
+    facets: dict[str, list[dict]]
+
+
+def parse_bbox(text: str) -> Polygon:
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InvalidRequest("bbox must be minlon,minlat,maxlon,maxlat") from None
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise InvalidRequest("bbox must be minlon,minlat,maxlon,maxlat within -180..180, -90..90")
+    box = Polygon.from_bbox((minx, miny, maxx, maxy))
+    box.srid = 4490
+    return box
+
+
+def search_entries(principal: Principal, *, q: str = "", department: str = "", kind: str = "", category: str = "",
+                   sharing: str = "", bbox: str = "", updated_since: datetime | None = None,
+                   offset: int = 0, limit: int = 20) -> SearchResult:
+    entries = discoverable(principal)
+    for word in q.lower().split():
+        entries = entries.filter(search_text__contains=word)
+    if department:
+        entries = entries.filter(owner__code=department)
+    if kind:
+        entries = entries.filter(kind=kind)
+    if category:
+        entries = entries.filter(Q(category__code=category) | Q(category__parent__code=category))
+    if sharing:
+        entries = entries.filter(sharing=sharing)
+    if bbox:
+        entries = entries.filter(extent__intersects=parse_bbox(bbox))
+    if updated_since:
+        entries = entries.filter(Q(last_published_at__gte=updated_since) | Q(updated_at__gte=updated_since))
+    facets = {
+        "department": [{"value": r["owner__code"], "label": r["owner__name_zh"], "count": r["n"]} for r in
+                       entries.values("owner__code", "owner__name_zh").annotate(n=Count("id")).order_by("-n")[:50]],
+        "kind": [{"value": r["kind"], "count": r["n"]} for r in
+                 entries.values("kind").annotate(n=Count("id")).order_by("-n")],
+        "sharing": [{"value": r["sharing"], "count": r["n"]} for r in
+                    entries.values("sharing").annotate(n=Count("id")).order_by("-n")],
+    }
+    total = sum(f["count"] for f in facets["kind"])
+    page = list(entries.order_by("-updated_at", "slug")[offset:offset + limit])
+    return SearchResult(total, page, facets)
