@@ -151,6 +151,8 @@ def approve_application(principal: Principal, application: Application, *, field
         application = Application.objects.select_for_update().get(pk=application.pk)
         items = _owned_pending_items(principal, application)
         entries = [i.entry for i in items]
+        if fields is not None and not fields:
+            raise InvalidRequest("approve at least one field, or reject the application")
         granted_fields = list(application.fields) if fields is None else list(fields)
         _check_fields(entries, granted_fields)
         if application.fields and not set(granted_fields) <= set(application.fields):

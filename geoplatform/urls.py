@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from catalog import pages as catalog_pages
 from geoplatform.web import views as web
 
 urlpatterns = [
@@ -15,6 +16,12 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
+    path("catalog/", catalog_pages.catalog_browse, name="catalog-browse"),
+    path("catalog/overdue/", catalog_pages.overdue_dashboard, name="catalog-overdue"),
+    path("catalog/<slug:slug>/", catalog_pages.entry_page, name="entry-page"),
+    path("catalog/<slug:slug>/apply/", catalog_pages.apply_page, name="apply-page"),
+    path("applications/<int:pk>/", catalog_pages.application_page, name="application-page"),
+    path("my/", catalog_pages.my_department, name="my-department"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("geoplatform.geocoding.urls")),

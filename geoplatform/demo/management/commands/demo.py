@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from geoplatform.demo.catalog import load_catalog
 from geoplatform.demo.departments import load_departments
 
 
@@ -12,6 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with transaction.atomic():
             created = load_departments()
+            load_catalog()
         path = settings.DATA_DIR / "demo-credentials.txt"
         if created:
             path.parent.mkdir(parents=True, exist_ok=True)
