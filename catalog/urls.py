@@ -21,5 +21,6 @@ urlpatterns = [
     path("grants/", sharing.GrantListView.as_view(), name="api-grants"),
     path("grants/<int:pk>/revoke", sharing.GrantRevokeView.as_view(), name="api-grant-revoke"),
     path("audit/", sharing.AuditListView.as_view(), name="api-audit"),
+    path("usage/", entries.UsageView.as_view(), name="api-usage"),
     path("notifications/", sharing.NotificationListView.as_view(), name="api-notifications"),
 ]

@@ -1,5 +1,6 @@
 """Catalog API: search, entry metadata and its exports, subscriptions, the demand directory."""
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -82,6 +83,26 @@ class CatalogSearchView(APIView):
         return Response(body)
 
 
+class EntryUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Entry
+        fields = ["title_zh", "title_en", "abstract", "keywords", "steward", "cadence", "sharing",
+                  "sharing_conditions", "legal_basis", "format", "fields", "terms_of_use", "resource_code"]
+
+    def validate(self, attrs):
+        from catalog.entries import validate_fields
+        from catalog.schedule import validate_cadence
+
+        sharing = attrs.get("sharing", self.instance.sharing)
+        if sharing == Entry.Sharing.UNLISTED and not attrs.get("legal_basis", self.instance.legal_basis):
+            raise InvalidRequest("an entry that is not shared (不予共享) must cite its legal basis")
+        if "cadence" in attrs:
+            validate_cadence(attrs["cadence"])
+        if "fields" in attrs:
+            validate_fields(attrs["fields"])
+        return attrs
+
+
 class EntryDetailView(APIView):
     """One entry's metadata (GB/T 21063 core elements and the field schema)."""
 
@@ -92,6 +113,50 @@ class EntryDetailView(APIView):
         data["links"] = {name: f"{base_url(request)}/api/catalog/{slug}/{name}"
                          for name in ("record", "dcat") + (("stac",) if decision.entry.kind == "imagery" else ())}
         return Response(data)
+
+    @extend_schema(request=EntryUpdateSerializer, responses=EntrySerializer)
+    def patch(self, request, slug):
+        """The owner (or an administrator) edits metadata, the sharing type or field sensitivities."""
+        decision = authorize(request, slug, Action.ADMINISTER, purpose="edit metadata")
+        serializer = EntryUpdateSerializer(decision.entry, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        entry = serializer.save()
+        if "cadence" in serializer.validated_data and entry.last_published_at:
+            from catalog.schedule import next_due
+
+            entry.next_due_at = next_due(entry.cadence, entry.last_published_at)
+            entry.save(update_fields=["next_due_at"])
+        return Response(EntrySerializer(entry).data)
+
+
+class UsageView(APIView):
+    """Usage statistics per day, entry and department: audited requests and counted tiles."""
+
+    def get(self, request):
+        from datetime import timedelta
+
+        from django.db.models import Count, Sum
+        from django.db.models.functions import TruncDate
+
+        from catalog.models import AuditEvent, TileUsage
+
+        days = _int(request.query_params.get("days"), 7, "days", 1, 366)
+        since = timezone.now() - timedelta(days=days)
+        principal = request.user
+        events = AuditEvent.objects.filter(at__gte=since).exclude(entry="")
+        tiles = TileUsage.objects.filter(day__gte=since.date())
+        if not (principal.user is not None and principal.user.is_superuser):
+            code = principal.department.code if principal.department else "-"
+            owned = list(Entry.objects.filter(owner__code=code).values_list("slug", flat=True))
+            events = events.filter(Q(department=code) | Q(entry__in=owned))
+            tiles = tiles.filter(Q(department=code) | Q(entry__in=owned))
+        rows = (events.annotate(day=TruncDate("at")).values("day", "entry", "department")
+                .annotate(requests=Count("id"), denied=Count("id", filter=Q(allowed=False)))
+                .order_by("day", "entry", "department"))
+        tile_rows = (tiles.values("day", "entry", "department")
+                     .annotate(requests=Sum("requests"), denied=Sum("denied")).order_by("day", "entry"))
+        audit_request(request, "usage")
+        return Response({"days": days, "requests": list(rows), "tiles": list(tile_rows)})
 
 
 class EntryExportView(APIView):

@@ -82,3 +82,15 @@ def test_append_event_defaults_make_a_valid_chain(db):
     append_event(action="discover", allowed=True, department="x")
     append_event(action="read", allowed=False, reason="no")
     assert verify_chain().ok
+
+
+def test_tile_requests_are_counted_per_key_entry_and_day(city):
+    from catalog.models import TileUsage
+
+    for _ in range(3):
+        authorize(city.request("granted"), "businesses-application", Action.READ, tile=True)
+    with pytest.raises(AccessDenied):
+        authorize(city.request("stranger"), "businesses-application", Action.READ, tile=True)
+    assert AuditEvent.objects.count() == 0, "tiles are counted, not chained row by row"
+    usage = {u.department: (u.requests, u.denied) for u in TileUsage.objects.all()}
+    assert usage == {"granted": (3, 0), "stranger": (1, 1)}

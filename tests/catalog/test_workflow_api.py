@@ -162,3 +162,27 @@ def test_audit_api_shows_own_department_rows(client, city):
     assert mine and {r["department"] for r in mine} == {"stranger"}
     owner_view = call(client, city, "owner", "get", "/api/audit/?entry=businesses-open").json()["results"]
     assert {"stranger", "granted"} <= {r["department"] for r in owner_view}
+
+
+def test_owner_edits_metadata_others_cannot(client, city):
+    path = "/api/catalog/businesses-open/"
+    assert call(client, city, "stranger", "patch", path, {"abstract": "x"}).status_code == 403
+    response = call(client, city, "owner", "patch", path, {"abstract": "全市企业", "cadence": "monthly:5"})
+    assert response.status_code == 200 and response.json()["abstract"] == "全市企业"
+    assert call(client, city, "owner", "patch", path, {"sharing": "unlisted"}).status_code == 400
+    assert call(client, city, "owner", "patch", path, {"cadence": "sometimes"}).status_code == 400
+    assert call(client, city, "owner", "patch", path,
+                {"fields": [{"name": "name", "sensitivity": "secret"}]}).status_code == 400
+
+
+def test_usage_statistics_per_entry_department_and_day(client, city):
+    from catalog.access import Action, authorize
+
+    for _ in range(2):
+        authorize(city.request("granted"), "businesses-application", Action.READ)
+    authorize(city.request("granted"), "businesses-application", Action.READ, tile=True)
+    body = call(client, city, "owner", "get", "/api/usage/?days=1").json()
+    reads = [r for r in body["requests"] if r["entry"] == "businesses-application" and r["department"] == "granted"]
+    assert reads[0]["requests"] == 2 and reads[0]["denied"] == 0
+    assert body["tiles"][0]["requests"] == 1
+    assert call(client, city, "stranger", "get", "/api/usage/").json()["requests"] == []
