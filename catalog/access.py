@@ -16,6 +16,7 @@ The rules (国发〔2016〕51号: 依申请提供，依职能使用):
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -150,20 +151,11 @@ def authorize(request, entry: Entry | str, action: Action, *, purpose: str = "",
     ``tile=True`` (map tiles, requested by the hundred per screen) counts the request in the
     per key, entry and day table instead of writing one chained audit row each.
     """
-    from catalog.audit import count_tile, record_decision
+    from catalog.audit import record_decision
 
+    if tile:
+        return _authorize_tile(request, entry, Action(action), allow_query_token)
     principal = request_principal(request, allow_query_token)
-    if tile and principal is not None:
-        slug = entry if isinstance(entry, str) else entry.slug
-        entry = entry if isinstance(entry, Entry) else Entry.objects.select_related("owner").filter(slug=slug).first()
-        decision = decide(principal, entry, action) if entry is not None else Decision(
-            False, f"no catalog entry {slug!r}", Action(action), None, principal)
-        count_tile(principal, slug, decision.allowed)
-        if decision.allowed:
-            return decision
-        if entry is None or (entry.sharing == Entry.Sharing.UNLISTED):
-            raise EntryNotFound(f"no catalog entry {slug!r}")
-        raise AccessDenied(decision.reason)
     if isinstance(entry, str):
         slug = entry
         entry = Entry.objects.select_related("owner").filter(slug=slug).first()
@@ -179,4 +171,60 @@ def authorize(request, entry: Entry | str, action: Action, *, purpose: str = "",
         raise NotAuthenticated(decision.reason)
     if entry.sharing == Entry.Sharing.UNLISTED and action == Action.DISCOVER:
         raise EntryNotFound(f"no catalog entry {entry.slug!r}")
+    raise AccessDenied(decision.reason)
+
+
+class _TileDecisions:
+    """Tile decisions remembered for a few seconds per credential, entry and action.
+
+    A map screen asks for dozens of tiles at once; deciding each from the database would cost
+    more than drawing it. A revoked key or grant therefore stops working for tiles within
+    ``GEOPLATFORM_TILE_DECISION_SECONDS`` (default 2), and immediately everywhere else.
+    """
+
+    def __init__(self, max_size: int = 10_000):
+        self.max_size = max_size
+        self.items: dict[tuple, tuple[float, Decision]] = {}
+
+    def get(self, key: tuple) -> Decision | None:
+        hit = self.items.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: tuple, decision: Decision, seconds: float) -> None:
+        if len(self.items) >= self.max_size:
+            self.items.clear()
+        self.items[key] = (time.monotonic() + seconds, decision)
+
+
+tile_decisions = _TileDecisions()
+
+
+def _authorize_tile(request, entry: Entry | str, action: Action, allow_query_token: bool) -> Decision:
+    from django.conf import settings
+
+    from catalog.audit import count_tile
+
+    slug = entry if isinstance(entry, str) else entry.slug
+    base = getattr(request, "_request", request)
+    credential = (base.META.get("HTTP_AUTHORIZATION") or (base.GET.get("token") if allow_query_token else None)
+                  or getattr(getattr(base, "session", None), "session_key", None))
+    cache_key = (credential, slug, action)
+    decision = tile_decisions.get(cache_key) if credential else None
+    if decision is None:
+        principal = request_principal(request, allow_query_token)
+        if principal is None:
+            return authorize(request, slug, action, allow_query_token=allow_query_token)
+        if isinstance(entry, str):
+            entry = Entry.objects.select_related("owner").filter(slug=slug).first()
+        decision = decide(principal, entry, action) if entry is not None else Decision(
+            False, f"no catalog entry {slug!r}", action, None, principal)
+        if credential:
+            tile_decisions.put(cache_key, decision, settings.GEOPLATFORM_TILE_DECISION_SECONDS)
+    count_tile(decision.principal, slug, decision.allowed)
+    if decision.allowed:
+        return decision
+    if decision.entry is None or decision.entry.sharing == Entry.Sharing.UNLISTED:
+        raise EntryNotFound(f"no catalog entry {slug!r}")
     raise AccessDenied(decision.reason)

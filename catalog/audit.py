@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import AuditEvent, AuditResult, TileUsage
@@ -89,16 +90,55 @@ def record_result(decision, rows: int | None = None, bytes: int | None = None) -
         AuditResult.objects.create(event_id=decision.audit_id, at=timezone.now(), rows=rows, bytes=bytes)
 
 
+class TileCounter:
+    """Tile requests counted in memory and added to TileUsage at most every ``interval`` seconds.
+
+    One UPDATE per tile would make every map screen a burst of row-lock contention on the
+    same counter row; batching keeps the count exact up to the last ``interval`` seconds of
+    a process that dies.
+    """
+
+    def __init__(self, interval: float = 1.0):
+        self.interval = interval
+        self.pending: dict[tuple, list[int]] = {}
+        self.last_flush = time.monotonic()
+        self.lock = threading.Lock()
+
+    def add(self, principal, entry_slug: str, allowed: bool, size: int = 0) -> None:
+        key = (timezone.localdate(), principal.department.code if principal.department else "",
+               principal.api_key.prefix if principal.api_key else "", entry_slug)
+        with self.lock:
+            counts = self.pending.setdefault(key, [0, 0, 0])
+            counts[0] += 1
+            counts[1] += 0 if allowed else 1
+            counts[2] += size
+            due = time.monotonic() - self.last_flush >= self.interval
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            pending, self.pending = self.pending, {}
+            self.last_flush = time.monotonic()
+        if not pending:
+            return
+        rows = [(day, dept, key, entry, *counts) for (day, dept, key, entry), counts in pending.items()]
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {TileUsage._meta.db_table} (day, department, api_key, entry, requests, denied, bytes) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (day, department, api_key, entry) DO UPDATE SET "
+                "requests = EXCLUDED.requests + t.requests, denied = EXCLUDED.denied + t.denied, "
+                "bytes = EXCLUDED.bytes + t.bytes".replace(
+                    f"INTO {TileUsage._meta.db_table}", f"INTO {TileUsage._meta.db_table} AS t"),
+                rows)
+
+
+tile_counter = TileCounter()
+
+
 def count_tile(principal, entry_slug: str, allowed: bool, size: int = 0) -> None:
     """Count a tile request for the day instead of writing a row per tile."""
-    key = dict(day=timezone.localdate(), department=principal.department.code if principal.department else "",
-               api_key=principal.api_key.prefix if principal.api_key else "", entry=entry_slug)
-    updated = TileUsage.objects.filter(**key).update(
-        requests=F("requests") + 1, denied=F("denied") + (0 if allowed else 1), bytes=F("bytes") + size)
-    if not updated:
-        TileUsage.objects.get_or_create(**key)
-        TileUsage.objects.filter(**key).update(
-            requests=F("requests") + 1, denied=F("denied") + (0 if allowed else 1), bytes=F("bytes") + size)
+    tile_counter.add(principal, entry_slug, allowed, size)
 
 
 @dataclass(frozen=True)

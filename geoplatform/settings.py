@@ -172,3 +172,5 @@ GEOPLATFORM_CONFORMITY_DAYS = int(os.environ.get("GEOPLATFORM_CONFORMITY_DAYS", 
 GEOPLATFORM_ANSWER_DAYS = int(os.environ.get("GEOPLATFORM_ANSWER_DAYS", "10"))
 # Audit the client address from X-Forwarded-For (only behind a proxy that sets it).
 GEOPLATFORM_TRUST_FORWARDED_FOR = _env_bool("GEOPLATFORM_TRUST_FORWARDED_FOR")
+# Seconds a tile access decision is reused for the same credential and entry (see catalog.access).
+GEOPLATFORM_TILE_DECISION_SECONDS = float(os.environ.get("GEOPLATFORM_TILE_DECISION_SECONDS", "2"))

@@ -138,7 +138,10 @@ class UsageView(APIView):
         from django.db.models import Count, Sum
         from django.db.models.functions import TruncDate
 
+        from catalog.audit import tile_counter
         from catalog.models import AuditEvent, TileUsage
+
+        tile_counter.flush()
 
         days = _int(request.query_params.get("days"), 7, "days", 1, 366)
         since = timezone.now() - timedelta(days=days)

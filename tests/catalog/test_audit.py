@@ -92,5 +92,28 @@ def test_tile_requests_are_counted_per_key_entry_and_day(city):
     with pytest.raises(AccessDenied):
         authorize(city.request("stranger"), "businesses-application", Action.READ, tile=True)
     assert AuditEvent.objects.count() == 0, "tiles are counted, not chained row by row"
+    from catalog.audit import tile_counter
+
+    tile_counter.flush()
     usage = {u.department: (u.requests, u.denied) for u in TileUsage.objects.all()}
     assert usage == {"granted": (3, 0), "stranger": (1, 1)}
+
+
+def test_tile_decisions_are_reused_briefly_then_revocation_applies(city, settings, monkeypatch,
+                                                                   django_assert_num_queries):
+    import time
+
+    from catalog.audit import tile_counter
+    from catalog.errors import KeyRejected
+    from catalog.keys import revoke_api_key
+
+    monkeypatch.setattr(tile_counter, "interval", 3600)
+    settings.GEOPLATFORM_TILE_DECISION_SECONDS = 0.5
+    authorize(city.request("granted"), "businesses-application", Action.READ, tile=True)
+    with django_assert_num_queries(0):
+        authorize(city.request("granted"), "businesses-application", Action.READ, tile=True)
+    revoke_api_key(city.keys["granted"])
+    time.sleep(0.6)
+    with pytest.raises(KeyRejected, match="revoked"):
+        authorize(city.request("granted"), "businesses-application", Action.READ, tile=True)
+    tile_counter.flush()
