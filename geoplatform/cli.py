@@ -19,6 +19,7 @@ VERBS = {
     "demo": "load the demo city, departments, users and API keys (idempotent)",
     "department": "add or list departments",
     "apikey": "create, list or revoke a department's API keys",
+    "layer": "publish a file as a shared layer's new version, list its history, restore a version",
     "manage": "any other Django management command (e.g. createsuperuser, shell, check)",
 }
 

@@ -1,0 +1,136 @@
+"""One step before every read: the catalog's decision, the version asked for, and the SQL for each visible field.
+
+Masked and coarsened fields are SQL expressions from :func:`catalog.masking.select_expression`,
+so every output (features, tiles, downloads, filters on them) sees only the masked value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from catalog.access import Action, Decision, authorize, decide, request_principal
+from catalog.errors import AccessDenied, EntryNotFound, InvalidRequest, NotAuthenticated
+from catalog.masking import select_expression
+from catalog.models import Entry
+from geoplatform.layers.importing.schema import Field
+from geoplatform.layers.models import Layer, LayerVersion
+from geoplatform.layers.publish import version_at
+
+
+@dataclass(frozen=True)
+class VisibleField:
+    """A field as this caller may see it: public name, SQL expression, SQL type of that expression."""
+
+    name: str
+    sql: str
+    type: str
+    masked: bool
+
+
+@dataclass(frozen=True)
+class LayerAccess:
+    layer: Layer
+    version: LayerVersion
+    decision: Decision
+    fields: list[VisibleField]
+
+    @property
+    def table(self) -> str:
+        return self.layer.table
+
+    def field(self, name: str) -> VisibleField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise InvalidRequest(f"unknown property {name!r}; queryable: {', '.join(f.name for f in self.fields)}")
+
+
+def parse_moment(text: str | None) -> datetime | None:
+    """``2025-01-31`` (end of that day) or an RFC 3339 date-time; the open end ``..`` means now."""
+    if not text or text in ("..", "now"):
+        return None
+    text = text.split("/")[-1] if "/" in text else text
+    if text == "..":
+        return None
+    moment = parse_datetime(text)
+    if moment is None:
+        day = parse_date(text)
+        if day is None:
+            raise InvalidRequest(f"cannot read {text!r} as a date or RFC 3339 date-time")
+        moment = datetime(day.year, day.month, day.day, 23, 59, 59, 999999)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def visible_fields(version: LayerVersion, decision: Decision) -> list[VisibleField]:
+    shown = None if decision.visible_fields is None else set(decision.visible_fields)
+    out = []
+    for raw in version.fields:
+        f = Field(**raw)
+        if shown is not None and f.name not in shown:
+            continue
+        transform = decision.transforms.get(f.name)
+        if transform is None or transform.get("kind") == "clear":
+            out.append(VisibleField(f.name, f"t.{f.column}", f.type, False))
+        else:
+            out.append(VisibleField(f.name, select_expression(f"t.{f.column}", transform), "text", True))
+    return out
+
+
+def _layer(slug: str) -> Layer:
+    layer = Layer.objects.select_related("owner").filter(slug=slug).first()
+    if layer is None or layer.current_version == 0:
+        raise EntryNotFound(f"no published layer {slug!r}")
+    return layer
+
+
+def _version(layer: Layer, at: str | None) -> LayerVersion:
+    moment = parse_moment(at)
+    if moment is None:
+        return layer.versions.get(number=layer.current_version)
+    version = version_at(layer, moment)
+    if version is None:
+        raise InvalidRequest(f"{layer.slug} was first published after {moment.isoformat()}")
+    return version
+
+
+def open_layer(request, slug: str, action: Action = Action.READ, at: str | None = None,
+               allow_query_token: bool = False) -> LayerAccess:
+    """Authorize (audited), then resolve the version current at ``at`` and the caller's visible fields."""
+    decision = authorize(request, slug, action, allow_query_token=allow_query_token)
+    layer = _layer(slug)
+    version = _version(layer, at)
+    return LayerAccess(layer, version, decision, visible_fields(version, decision))
+
+
+def open_layer_for_tile(request, slug: str, at: str | None = None) -> LayerAccess:
+    """Tiles: the same decision without an audit row per tile (the catalog counts tiles per day instead)."""
+    from catalog.audit import count_tile
+
+    principal = request_principal(request, allow_query_token=True)
+    entry = Entry.objects.select_related("owner").filter(slug=slug).first()
+    if entry is None:
+        raise EntryNotFound(f"no catalog entry {slug!r}")
+    decision = decide(principal, entry, Action.READ)
+    if principal is not None:
+        count_tile(principal, slug, decision.allowed)
+    if not decision.allowed:
+        raise (NotAuthenticated if principal is None else AccessDenied)(decision.reason)
+    layer = _layer(slug)
+    version = _version(layer, at)
+    return LayerAccess(layer, version, decision, visible_fields(version, decision))
+
+
+def listable_layers(request) -> list[Layer]:
+    """Published layers the caller may discover (the decision is asked without writing audit rows per entry)."""
+    principal = request_principal(request)
+    if principal is None:
+        raise NotAuthenticated("authentication required: send 'Authorization: Bearer <key>'")
+    layers = Layer.objects.filter(current_version__gt=0).select_related("owner")
+    entries = {e.slug: e for e in Entry.objects.filter(slug__in=[la.slug for la in layers]).select_related("owner")}
+    return [la for la in layers if la.slug in entries and decide(principal, entries[la.slug], Action.DISCOVER).allowed]
