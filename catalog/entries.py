@@ -42,11 +42,18 @@ def validate_fields(fields: list[dict]) -> list[dict]:
     return fields
 
 
+def _keep_curated(new: dict, old: dict) -> dict:
+    """A republished field keeps the sensitivity and title its owner set, unless the new version sets them."""
+    title = new.get("title")
+    return {**new, "sensitivity": new.get("sensitivity") or old.get("sensitivity", "public"),
+            "title": title if title and title != new["name"] else old.get("title", new["name"])}
+
+
 def mark_published(entry: Entry, *, feature_count: int | None, extent: GEOSGeometry | tuple | None,
                    fields: list[dict] | None = None, crs: str = "EPSG:4490") -> Entry:
     """A new version is live: record its metadata, restart the update clock, tell subscribers.
 
-    Sensitivities already set on fields the new version keeps are preserved.
+    Sensitivities and titles already set on fields the new version keeps are preserved.
     """
     now = timezone.now()
     if isinstance(extent, tuple):
@@ -55,10 +62,8 @@ def mark_published(entry: Entry, *, feature_count: int | None, extent: GEOSGeome
         extent = extent.envelope if extent.geom_type != "Polygon" else extent
         extent.srid = 4490
     if fields is not None:
-        known = {f["name"]: f.get("sensitivity", "public") for f in entry.fields}
-        fields = validate_fields([{**f, "sensitivity": f.get("sensitivity") or known.get(f["name"], "public")}
-                                  for f in fields])
-        entry.fields = fields
+        entry.fields = validate_fields([_keep_curated(f, {k["name"]: k for k in entry.fields}.get(f["name"], {}))
+                                        for f in fields])
     entry.feature_count = feature_count
     entry.extent = extent
     entry.crs = crs

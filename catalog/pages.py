@@ -63,10 +63,31 @@ def entry_page(request, slug):
                  and not read.allowed and pending is None)
     return render(request, "catalog/entry.html", {
         "entry": entry, "read": read, "can_apply": can_apply, "pending": pending,
+        "map_layers": _map_layers(principal, entry, read.allowed),
         "is_owner": principal.department is not None and principal.department.pk == entry.owner_id,
         "grants": entry.grants.select_related("department").filter(revoked_at__isnull=True)
         if principal.department and principal.department.pk == entry.owner_id else [],
     })
+
+
+BASEMAP_SLUGS = ("districts", "roads")
+
+
+def _map_layers(principal, entry: Entry, readable: bool) -> list[dict]:
+    """Vector tile sources for the preview map: the open base layers, then the entry itself when readable."""
+    from django.urls import reverse
+
+    from geoplatform.layers.models import Layer
+
+    wanted = [s for s in BASEMAP_SLUGS if s != entry.slug]
+    published = set(Layer.objects.filter(slug__in=[*wanted, entry.slug], current_version__gt=0)
+                    .values_list("slug", flat=True))
+    layers = [{"slug": s, "tilejson": reverse("layer-tilejson", args=[s]), "role": "base"}
+              for s in wanted if s in published
+              and decide(principal, Entry.objects.get(slug=s), Action.READ).allowed]
+    if readable and entry.slug in published:
+        layers.append({"slug": entry.slug, "tilejson": reverse("layer-tilejson", args=[entry.slug]), "role": "entry"})
+    return layers
 
 
 @login_required

@@ -160,6 +160,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("GEOPLATFORM_LOG_LEVEL", "INFO")},
+    "loggers": {"numexpr": {"level": "WARNING"}},
 }
 
 if not DEBUG:

@@ -65,3 +65,30 @@ def test_application_workflow_in_the_browser(live_server, transactional_db, tmp_
     grant = Grant.objects.get(department=city.departments["stranger"], entry=entry)
     assert sorted(grant.fields) == ["credit_code", "name"]
     assert grant.transforms == {"credit_code": {"kind": "mask", "keep_last": 4}}
+
+
+def test_entry_map_shows_base_layers_and_readable_features(live_server, transactional_db, tmp_path):
+    from catalog.models import Department
+    from geoplatform.demo.catalog import load_catalog
+    from geoplatform.demo.departments import load_departments
+    from geoplatform.demo.layers import publish_demo_layers
+
+    load_departments()
+    load_catalog()
+    publish_demo_layers(say=lambda _m: None)
+    for code in ("scjgj", "swj"):
+        User.objects.create_user(code, password="pw-123456-x", department=Department.objects.get(code=code))
+    base = live_server.url
+    with chromium() as browser:
+        page = browser.new_page()
+        login(page, base, "scjgj")
+        page.goto(f"{base}/catalog/businesses/")
+        page.wait_for_selector("#map[data-ready=features]", timeout=20000)
+        drawn = page.evaluate("previewMap.queryRenderedFeatures({layers: ['businesses-point']}).length")
+        assert drawn > 50, "the owner sees its businesses on the map"
+        page.context.clear_cookies()
+        login(page, base, "swj")
+        page.goto(f"{base}/catalog/businesses/")
+        page.wait_for_selector("#map[data-ready=extent]", timeout=20000)
+        assert page.evaluate("previewMap.getSource('businesses')") is None, "no grant: only the extent"
+        assert page.evaluate("previewMap.queryRenderedFeatures({layers: ['roads-line']}).length") > 0

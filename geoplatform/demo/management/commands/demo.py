@@ -4,10 +4,12 @@ from django.db import transaction
 
 from geoplatform.demo.catalog import load_catalog
 from geoplatform.demo.departments import load_departments
+from geoplatform.demo.layers import publish_demo_layers
 
 
 class Command(BaseCommand):
-    help = ("Load the demo city: departments, one staff login each, an admin, and an API key per department. "
+    help = ("Load the demo city: departments, one staff login each, an admin, an API key per department, the "
+            "catalog, and the city's layers (districts, townships, roads, businesses). "
             "Idempotent; new passwords and keys are appended to <data dir>/demo-credentials.txt.")
 
     def handle(self, *args, **options):
@@ -21,4 +23,5 @@ class Command(BaseCommand):
                 for who, kind, secret in created:
                     fh.write(f"{who}\t{kind}\t{secret}\n")
             path.chmod(0o600)
+        publish_demo_layers(say=lambda message: self.stdout.write(message))
         self.stdout.write(f"demo loaded; logins and keys are in {path}")
