@@ -55,3 +55,15 @@ def test_wrong_password_is_refused(client, db):
 @pytest.mark.parametrize("path", ["/admin/", "/api/departments/"])
 def test_protected_pages_need_login(client, db, path):
     assert client.get(path).status_code in (302, 401)
+
+
+def test_home_shows_what_the_platform_holds(client, department):
+    from catalog.models import Entry
+
+    Entry.objects.create(slug="roads", owner=department, title_zh="城市道路中心线", sharing="open",
+                         feature_count=1200, last_published_at="2026-11-01T00:00:00+08:00")
+    Entry.objects.create(slug="secret", owner=department, title_zh="内部数据", sharing="unlisted", legal_basis="x",
+                         feature_count=5)
+    html = client.get("/").content.decode()
+    assert 'id="entry-count">1<' in html and 'id="feature-total">1200<' in html
+    assert "城市道路中心线" in html and "内部数据" not in html

@@ -3,21 +3,26 @@
 import pyproj
 from django.contrib.gis.gdal import gdal_full_version
 from django.db import connection
+from django.db.models import Count, Sum
 from django.db.utils import Error as DatabaseError
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from catalog.models import ApiKey, Department
+from catalog.models import ApiKey, Department, Entry
 
 
 def home(request):
     """What the platform holds and where to go next."""
     now = timezone.now()
     active_keys = ApiKey.objects.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+    entries = Entry.objects.exclude(sharing=Entry.Sharing.UNLISTED)
     context = {
-        "departments": Department.objects.all(),
+        "departments": Department.objects.annotate(entry_count=Count("entries")),
         "active_key_count": active_keys.count(),
+        "entry_count": entries.count(),
+        "feature_total": entries.aggregate(n=Sum("feature_count"))["n"] or 0,
+        "recent": entries.exclude(last_published_at=None).select_related("owner").order_by("-last_published_at")[:6],
     }
     return render(request, "web/home.html", context)
 
