@@ -19,6 +19,8 @@ VERBS = {
     "demo": "load the demo city, departments, users and API keys (idempotent)",
     "department": "add or list departments",
     "apikey": "create, list or revoke a department's API keys",
+    "gazetteer": "load a gazetteer (地名地址库) CSV as its new version, or show the versions",
+    "geocode": "geocode addresses: batch IN.csv --column C --out OUT.csv [--workers N], or one ADDRESS",
     "layer": "publish a file as a shared layer's new version, list its history, restore a version",
     "manage": "any other Django management command (e.g. createsuperuser, shell, check)",
 }

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from geoplatform.geocoding.views import GeocodeView, ReverseView
+
+urlpatterns = [
+    path("geocode", GeocodeView.as_view(), name="geocode"),
+    path("reverse", ReverseView.as_view(), name="reverse-geocode"),
+]
