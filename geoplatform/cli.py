@@ -21,6 +21,7 @@ VERBS = {
     "apikey": "create, list or revoke a department's API keys",
     "gazetteer": "load a gazetteer (地名地址库) CSV as its new version, or show the versions",
     "geocode": "geocode addresses: batch IN.csv --column C --out OUT.csv [--workers N], or one ADDRESS",
+    "worker": "run background jobs (batch geocoding) from the database queue",
     "layer": "publish a file as a shared layer's new version, list its history, restore a version",
     "manage": "any other Django management command (e.g. createsuperuser, shell, check)",
 }

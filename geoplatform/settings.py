@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "geoplatform.web",
     "geoplatform.layers",
     "geoplatform.geocoding",
+    "geoplatform.jobs",
     "geoplatform.demo",
 ]
 
@@ -175,3 +176,5 @@ GEOPLATFORM_ANSWER_DAYS = int(os.environ.get("GEOPLATFORM_ANSWER_DAYS", "10"))
 GEOPLATFORM_TRUST_FORWARDED_FOR = _env_bool("GEOPLATFORM_TRUST_FORWARDED_FOR")
 # Seconds a tile access decision is reused for the same credential and entry (see catalog.access).
 GEOPLATFORM_TILE_DECISION_SECONDS = float(os.environ.get("GEOPLATFORM_TILE_DECISION_SECONDS", "2"))
+# Largest CSV accepted by the batch geocoding API.
+GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES = int(os.environ.get("GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES", str(1 << 30)))

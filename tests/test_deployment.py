@@ -13,11 +13,11 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
 def test_stack_has_the_deployment_services():
-    assert {"postgis", "web", "tiles", "objectstore", "proxy"} <= set(COMPOSE["services"])
+    assert {"postgis", "web", "worker", "tiles", "objectstore", "proxy"} <= set(COMPOSE["services"])
 
 
 def test_app_commands_name_real_verbs_and_modules():
-    for name in ("web", "migrate"):
+    for name in ("web", "migrate", "worker"):
         command = COMPOSE["services"][name]["command"]
         assert command[0] == "geoplatform" and command[1] in VERBS
     tiles = COMPOSE["services"]["tiles"]["command"]

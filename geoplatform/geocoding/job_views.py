@@ -1,0 +1,108 @@
+"""Batch geocoding jobs over HTTP: upload a CSV, follow its progress, fetch the result or its layer."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.access import Action, authorize
+from catalog.audit import record_result
+from catalog.errors import AccessDenied, EntryNotFound, InvalidRequest
+from catalog.models import Entry
+from geoplatform.geocoding import jobs
+from geoplatform.geocoding.batch import BatchInputError
+from geoplatform.jobs.models import Job
+
+GAZETTEER = "gazetteer"
+
+
+def job_body(request, job: Job) -> dict:
+    urls = {"self": request.build_absolute_uri(reverse("geocode-job", args=[job.pk]))}
+    if job.status == Job.Status.DONE:
+        for fmt in ("csv", "geojson"):
+            urls[fmt] = request.build_absolute_uri(reverse("geocode-job-result", args=[job.pk, fmt]))
+        if job.report.get("layer"):
+            urls["layer"] = request.build_absolute_uri(reverse("entry-page", args=[job.report["layer"]]))
+    return {"id": str(job.pk), "status": job.status, "rows": job.total_rows, "done_rows": job.done_rows,
+            "progress": round(job.done_rows / job.total_rows, 4) if job.total_rows else 1.0,
+            "params": job.params, "report": {k: v for k, v in job.report.items() if k != "header"},
+            "error": job.error, "created_at": job.created_at, "finished_at": job.finished_at, "links": urls}
+
+
+def _own_job(request, pk) -> Job:
+    principal = request.user
+    job = Job.objects.filter(pk=pk, kind=jobs.KIND, department=principal.department).first()
+    if job is None:
+        raise EntryNotFound(f"no geocoding job {pk} of your department")
+    return job
+
+
+class GeocodeJobsView(APIView):
+    """POST a CSV (multipart: file, column, [encoding], [output=csv|geojson|layer], [layer, title, key])."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=None, responses=None)
+    def post(self, request):
+        authorize(request, GAZETTEER, Action.READ, purpose="batch geocoding")
+        principal = request.user
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidRequest("attach the CSV as the multipart field 'file'")
+        if upload.size > settings.GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES:
+            raise InvalidRequest(f"the file is {upload.size} bytes; the limit is "
+                                 f"{settings.GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES}")
+        data = request.data
+        layer = data.get("layer", "")
+        if data.get("output") == "layer":
+            existing = Entry.objects.filter(slug=layer).exclude(owner=principal.department).first()
+            if existing is not None:
+                raise AccessDenied(f"{layer} belongs to {existing.owner.name_zh}; choose another layer name")
+        with tempfile.TemporaryDirectory(prefix="gp-upload-") as tmp:
+            path = Path(tmp) / "input.csv"
+            with open(path, "wb") as fh:
+                for part in upload.chunks():
+                    fh.write(part)
+            try:
+                job = jobs.submit_geocode_job(
+                    principal.department, path, data.get("column", ""), encoding=data.get("encoding") or None,
+                    output=data.get("output", "csv"), layer=layer, title=data.get("title", ""),
+                    key=data.get("key", ""), api_key=principal.api_key.prefix if principal.api_key else "",
+                    username=principal.user.get_username() if principal.user else "")
+            except (BatchInputError, LookupError, UnicodeError) as exc:
+                raise InvalidRequest(str(exc)) from None
+        return Response(job_body(request, job), status=202)
+
+    def get(self, request):
+        recent = Job.objects.filter(kind=jobs.KIND, department=request.user.department)[:50]
+        return Response([job_body(request, job) for job in recent])
+
+
+class GeocodeJobView(APIView):
+    def get(self, request, pk):
+        return Response(job_body(request, _own_job(request, pk)))
+
+
+class GeocodeJobResultView(APIView):
+    """The result, every input row in input order with lon, lat, level, score, matched_address, address_id."""
+
+    def get(self, request, pk, fmt):
+        job = _own_job(request, pk)
+        if job.status != Job.Status.DONE:
+            raise InvalidRequest(f"job {pk} is {job.status}, not done")
+        decision = authorize(request, GAZETTEER, Action.DOWNLOAD, purpose=f"batch geocoding result {pk}")
+        record_result(decision, rows=job.total_rows)
+        if fmt == "csv":
+            response = StreamingHttpResponse(jobs.result_csv_lines(job), content_type="text/csv; charset=utf-8")
+        else:
+            response = StreamingHttpResponse(jobs.result_geojson_parts(job), content_type="application/geo+json")
+        response["Content-Disposition"] = f'attachment; filename="geocoded-{pk}.{fmt}"'
+        return response
