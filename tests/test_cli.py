@@ -92,3 +92,16 @@ def test_demo_is_idempotent(db, settings, tmp_path):
     keys = [line.split("\t")[2] for line in first if "\tkey\t" in line]
     assert len(keys) == Department.objects.count()
     assert all(verify_api_key(k) for k in keys)
+
+
+def test_demo_city_is_mapped_and_geocodable(db, settings, tmp_path, client):
+    from catalog.models import Entry
+
+    settings.DATA_DIR = tmp_path
+    cli("demo")
+    for slug in ("districts", "townships", "roads", "businesses", "gazetteer"):
+        assert Entry.objects.get(slug=slug).feature_count > 0, slug
+    key = next(line.split("\t")[2] for line in (tmp_path / "demo-credentials.txt").read_text().splitlines()
+               if line.startswith("jtw API key"))
+    body = client.get("/api/geocode", {"q": "示范市东城区长安街15号"}, HTTP_AUTHORIZATION=f"Bearer {key}").json()
+    assert body["level"] == "door" and body["matched_address"].endswith("长安街15号")

@@ -23,6 +23,20 @@ def demo_layers() -> list[tuple[str, str, str, dict, str | None]]:
     ]
 
 
+def load_demo_gazetteer(say=print) -> None:
+    """Load the demo city's address gazetteer unless one is loaded already."""
+    from geoplatform.demo.gazetteer import write_gazetteer_csv
+    from geoplatform.geocoding.loading import load_gazetteer
+    from geoplatform.geocoding.models import GazetteerVersion
+
+    if GazetteerVersion.objects.filter(is_active=True).exists():
+        return
+    with tempfile.TemporaryDirectory(prefix="gp-demo-") as tmp:
+        path = write_gazetteer_csv(Path(tmp) / "gazetteer.csv")
+        version = load_gazetteer(path, owner=Department.objects.get(code="ghzrzyw"), loaded_by="demo")
+    say(f"loaded the address gazetteer: {version.row_count} addresses")
+
+
 def publish_demo_layers(say=print) -> None:
     """Publish each demo layer that has no version yet."""
     with tempfile.TemporaryDirectory(prefix="gp-demo-") as tmp:

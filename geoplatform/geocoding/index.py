@@ -106,6 +106,8 @@ def build_index(rows: Iterable[GazetteerRow], district_aliases: dict[str, str] |
     sums: dict[tuple[str, str], list[float]] = {}
     town_areas: dict[tuple[str, str], Area] = {}
     row_township: list[str] = []
+    row_district: list[str] = []
+    cities: set[str] = set()
     for r in rows:
         row = len(idx.ids)
         idx.ids.append(r.address_id)
@@ -118,6 +120,11 @@ def build_index(rows: Iterable[GazetteerRow], district_aliases: dict[str, str] |
         road.townships.add(r.township)
         idx.row_road.append(road)
         row_township.append(r.township)
+        row_district.append(r.district)
+        if r.district and not cities:
+            at = r.standard_address.find(r.district)
+            if at > 1 and r.standard_address[at - 1] == "市":
+                cities.add(r.standard_address[:at])
         if r.building:
             road.buildings.setdefault((r.house_number, r.building), row)
         else:
@@ -148,9 +155,9 @@ def build_index(rows: Iterable[GazetteerRow], district_aliases: dict[str, str] |
         idx.pois.setdefault(poi, []).append(row)
     for area in town_areas.values():
         idx.townships.setdefault(area.name, []).append(area)
-    _place_areas(idx, sums, town_areas, row_township)
+    _place_areas(idx, sums, town_areas, row_district, row_township)
     idx.vocab = Vocabulary.build(idx.districts, idx.townships, idx.roads_by_name,
-                                 district_aliases, township_aliases, landmarks=idx.pois)
+                                 district_aliases, township_aliases, landmarks=idx.pois, cities=cities)
     return idx
 
 
@@ -166,13 +173,14 @@ def _index_sides(road: Road) -> None:
 
 
 def _place_areas(idx: GazetteerIndex, sums: dict[tuple[str, str], list[float]],
-                 town_areas: dict[tuple[str, str], Area], row_township: list[str]) -> None:
+                 town_areas: dict[tuple[str, str], Area], row_district: list[str],
+                 row_township: list[str]) -> None:
     """Give each district and township the address point nearest its mean (so it lies inside)."""
     means = {key: (acc[0] / acc[2], acc[1] / acc[2]) for key, acc in sums.items()}
     best: dict[tuple[str, str], tuple[float, int]] = {}
-    for row, road in enumerate(idx.row_road):
+    for row, (district, township) in enumerate(zip(row_district, row_township, strict=True)):
         lon, lat = idx.lons[row], idx.lats[row]
-        for key in ((road.district, ""), (road.district, row_township[row])):
+        for key in ((district, ""), (district, township)):
             mx, my = means[key]
             d = (lon - mx) ** 2 + (lat - my) ** 2
             if key not in best or d < best[key][0]:

@@ -43,12 +43,13 @@ class Vocabulary:
     max_district_len: int = 4
     max_township_len: int = 8
     max_road_len: int = 8
+    city_prefixes: tuple[str, ...] = ()  # the city's own name (示范市, 示范), longest first
 
     @classmethod
     def build(cls, districts: Iterable[str], townships: Iterable[str], roads: Iterable[str],
               district_aliases: dict[str, str] | None = None,
               township_aliases: dict[str, str] | None = None,
-              landmarks: Iterable[str] = ()) -> Vocabulary:
+              landmarks: Iterable[str] = (), cities: Iterable[str] = ()) -> Vocabulary:
         """Vocabulary with derived short names (海淀区 → 海淀, 望京街道 → 望京) and aliases."""
         districts = set(districts)
         spell: dict[str, str] = {d: d for d in districts}
@@ -76,7 +77,8 @@ class Vocabulary:
             towns.setdefault(alias, set()).add(canonical)
         roads = frozenset(roads)
         landmarks = frozenset(landmarks)
-        return cls(districts=spell, short_districts=short - set(districts),
+        city_names = {c for city in cities for c in (city, city[:-1] if len(city) >= 3 and city.endswith("市") else city)}
+        return cls(city_prefixes=tuple(sorted(city_names, key=len, reverse=True)),districts=spell, short_districts=short - set(districts),
                    townships={k: tuple(sorted(v)) for k, v in towns.items()},
                    short_townships=short_towns - set(townships), roads=roads,
                    names=roads | frozenset(landmarks) | frozenset(townships) - set(districts),
@@ -119,7 +121,7 @@ def parse_address(text: object, vocab: Vocabulary, short_names: bool = True) -> 
     ``short_names=False`` ignores short district/township names, for a second reading
     when the first one (海淀 + 南路 ...) found nothing.
     """
-    s = normalize_address(text)
+    s = _strip_city(normalize_address(text), vocab)
     p = ParsedAddress(normalized=s)
     if not s:
         return p
@@ -130,6 +132,14 @@ def parse_address(text: object, vocab: Vocabulary, short_names: bool = True) -> 
         _read_number(m, tail, p)
     _find_road(p, vocab)
     return p
+
+
+def _strip_city(s: str, vocab: Vocabulary) -> str:
+    """Drop the gazetteer's own city name in front (示范市东城区… → 东城区…), unless a road begins there."""
+    for city in vocab.city_prefixes:
+        if s.startswith(city) and not vocab.starts_road(s, 0):
+            return s[len(city):]
+    return s
 
 
 def _read_number(m: re.Match[str], tail: str, p: ParsedAddress) -> None:

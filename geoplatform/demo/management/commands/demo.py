@@ -4,12 +4,12 @@ from django.db import transaction
 
 from geoplatform.demo.catalog import load_catalog
 from geoplatform.demo.departments import load_departments
-from geoplatform.demo.layers import publish_demo_layers
+from geoplatform.demo.layers import load_demo_gazetteer, publish_demo_layers
 
 
 class Command(BaseCommand):
     help = ("Load the demo city: departments, one staff login each, an admin, an API key per department, the "
-            "catalog, and the city's layers (districts, townships, roads, businesses). "
+            "catalog, the city's layers (districts, townships, roads, businesses) and its address gazetteer. "
             "Idempotent; new passwords and keys are appended to <data dir>/demo-credentials.txt.")
 
     def handle(self, *args, **options):
@@ -24,4 +24,5 @@ class Command(BaseCommand):
                     fh.write(f"{who}\t{kind}\t{secret}\n")
             path.chmod(0o600)
         publish_demo_layers(say=lambda message: self.stdout.write(message))
+        load_demo_gazetteer(say=lambda message: self.stdout.write(message))
         self.stdout.write(f"demo loaded; logins and keys are in {path}")
