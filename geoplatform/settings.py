@@ -142,13 +142,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "API key: Authorization: Bearer <key>"},
-            "basic": {"type": "http", "scheme": "basic", "description": "API key as the password, any user name"},
-        }
-    },
-    "SECURITY": [{"bearer": []}, {"basic": []}],
 }
 
 # Django 5.2 warns (gis.W001) that GDAL < 3.9 cannot be told to refuse file/network access

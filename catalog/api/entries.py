@@ -3,6 +3,7 @@
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -64,7 +65,7 @@ class CatalogSearchView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter(n, str, required=False) for n in
                                ("q", "department", "kind", "category", "sharing", "bbox", "updated_since",
-                                "offset", "limit")])
+                                "offset", "limit")], responses=OpenApiTypes.OBJECT, operation_id="catalog_search")
     def get(self, request):
         p = request.query_params
         offset = _int(p.get("offset"), 0, "offset", 0, 10**7)
@@ -132,6 +133,7 @@ class EntryDetailView(APIView):
 class UsageView(APIView):
     """Usage statistics per day, entry and department: audited requests and counted tiles."""
 
+    @extend_schema(parameters=[OpenApiParameter("days", int, required=False)], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         from datetime import timedelta
 
@@ -168,6 +170,7 @@ class EntryExportView(APIView):
     formats = {"record": (records_item, "application/geo+json"), "dcat": (dcat, "application/ld+json"),
                "stac": (stac_collection, "application/json")}
 
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="catalog_entry_export")
     def get(self, request, slug, form):
         decision = authorize(request, slug, Action.DISCOVER, purpose=f"metadata {form}")
         if form == "stac" and decision.entry.kind != Entry.Kind.IMAGERY:
@@ -179,11 +182,13 @@ class EntryExportView(APIView):
 class SubscribeView(APIView):
     """Be notified when the entry is updated (POST), or stop (DELETE)."""
 
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, slug):
         decision = authorize(request, slug, Action.DISCOVER, purpose="subscribe")
         Subscription.objects.get_or_create(department=request.user.department, entry=decision.entry)
         return Response({"subscribed": slug})
 
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def delete(self, request, slug):
         decision = authorize(request, slug, Action.DISCOVER, purpose="unsubscribe")
         Subscription.objects.filter(department=request.user.department, entry=decision.entry).delete()
@@ -222,6 +227,7 @@ class DemandListView(APIView):
 class DemandAnswerView(APIView):
     """An owner answers a demand with one of its entries."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=DemandSerializer)
     def post(self, request, pk):
         demand = Demand.objects.filter(pk=pk).first()
         if demand is None:

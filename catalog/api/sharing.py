@@ -1,6 +1,7 @@
 """Sharing workflow API: applications, decisions, grants, the audit log, notifications."""
 
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -91,7 +92,7 @@ class ApplicationActionView(APIView):
     request_serializers = {"approve": ApproveSerializer, "reject": ReasonSerializer, "withdraw": ReasonSerializer,
                            "check": CheckSerializer}
 
-    @extend_schema(request=ApproveSerializer, responses=ApplicationSerializer)
+    @extend_schema(request=ApproveSerializer, responses=ApplicationSerializer, operation_id="applications_step")
     def post(self, request, pk, step):
         application = _application(request, pk)
         body = self.request_serializers[step](data=request.data)
@@ -117,6 +118,7 @@ class ApplicationActionView(APIView):
 class ItemDisputeView(APIView):
     """POST dispute (applicant) or settle (data authority) the refusal of one entry of an application."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=ApplicationSerializer)
     def post(self, request, pk, slug, step):
         application = _application(request, pk)
         item = ApplicationItem.objects.filter(application=application, entry__slug=slug).first()

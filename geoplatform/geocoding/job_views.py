@@ -8,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -50,7 +51,7 @@ class GeocodeJobsView(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request=None, responses=None)
+    @extend_schema(request={"multipart/form-data": OpenApiTypes.OBJECT}, responses={202: OpenApiTypes.OBJECT})
     def post(self, request):
         authorize(request, GAZETTEER, Action.READ, purpose="batch geocoding")
         principal = request.user
@@ -81,12 +82,14 @@ class GeocodeJobsView(APIView):
                 raise InvalidRequest(str(exc)) from None
         return Response(job_body(request, job), status=202)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="geocode_jobs_list")
     def get(self, request):
         recent = Job.objects.filter(kind=jobs.KIND, department=request.user.department)[:50]
         return Response([job_body(request, job) for job in recent])
 
 
 class GeocodeJobView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
         return Response(job_body(request, _own_job(request, pk)))
 
@@ -94,6 +97,7 @@ class GeocodeJobView(APIView):
 class GeocodeJobResultView(APIView):
     """The result, every input row in input order with lon, lat, level, score, matched_address, address_id."""
 
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/geo+json"): OpenApiTypes.OBJECT})
     def get(self, request, pk, fmt):
         job = _own_job(request, pk)
         if job.status != Job.Status.DONE:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -63,6 +65,7 @@ class _GeocodingView(APIView):
 class GeocodeView(_GeocodingView):
     """GET ?q=ADDRESS: the best match and the top candidates. POST a JSON list of addresses."""
 
+    @extend_schema(parameters=[OpenApiParameter("q", str, required=True)], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         q = request.query_params.get("q", "")
         if not q.strip():
@@ -71,6 +74,8 @@ class GeocodeView(_GeocodingView):
         m = geocode(q, self.index())
         return Response({"query": q, **match_to_dict(m)})
 
+    @extend_schema(request={"application/json": {"type": "array", "items": {"type": "string"}}},
+                   responses=OpenApiTypes.OBJECT)
     def post(self, request):
         items = request.data
         if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
@@ -92,6 +97,7 @@ class _ReverseParams(serializers.Serializer):
 class ReverseView(_GeocodingView):
     """GET ?lon=&lat=[&limit=]: the nearest standard addresses (KNN), with distance in metres."""
 
+    @extend_schema(parameters=[_ReverseParams], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         params = _ReverseParams(data=request.query_params)
         params.is_valid(raise_exception=True)
