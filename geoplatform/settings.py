@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "geoplatform.layers",
     "geoplatform.geocoding",
     "geoplatform.jobs",
+    "tiles",
     "geoplatform.demo",
 ]
 

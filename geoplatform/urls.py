@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("geoplatform.geocoding.urls")),
+    path("api/imagery/", include("tiles.urls")),
     path("", include("geoplatform.layers.urls")),
     path("api/", include("catalog.urls")),
 ]
