@@ -84,6 +84,18 @@ def record_decision(decision, request, *, purpose: str = "", entry_slug: str | N
     return event.pk
 
 
+def audit_request(request, action: str, *, entry: str = "", allowed: bool = True, reason: str = "",
+                  purpose: str = "") -> int:
+    """Audit a request that is not an access decision on one entry (a search, a workflow step)."""
+    principal = request.user
+    return append_event(
+        request_id=request_id(request), department=principal.department.code if principal.department else "",
+        api_key=principal.api_key.prefix if principal.api_key else "",
+        username=principal.user.get_username() if principal.user else "", entry=entry, action=action,
+        allowed=allowed, reason=reason[:1000], purpose=purpose[:1000], client=client_address(request),
+        path=request.get_full_path()[:2000]).pk
+
+
 def record_result(decision, rows: int | None = None, bytes: int | None = None) -> None:
     """Append what an allowed access returned."""
     if decision.audit_id is not None:

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api.serializers import DepartmentSerializer, WhoAmISerializer
+from catalog.audit import audit_request
 from catalog.models import Department
 
 
@@ -20,6 +21,7 @@ class WhoAmIView(APIView):
             "api_key": principal.api_key,
             "user": principal.user.get_username() if principal.user else None,
         }
+        audit_request(request, "whoami")
         return Response(WhoAmISerializer(data).data)
 
 
@@ -29,3 +31,7 @@ class DepartmentListView(generics.ListAPIView):
     queryset = Department.objects.all()
     serializer_class = DepartmentSerializer
     pagination_class = None
+
+    def list(self, request, *args, **kwargs):
+        audit_request(request, "departments")
+        return super().list(request, *args, **kwargs)

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from catalog.access import Action, authorize
 from catalog.api.serializers import EntrySerializer
-from catalog.audit import append_event, client_address, request_id
+from catalog.audit import audit_request
 from catalog.errors import InvalidRequest
 from catalog.metadata import dcat, records_item, stac_collection
 from catalog.models import Demand, Entry, Subscription
@@ -22,18 +22,6 @@ MAX_PAGE = 200
 
 def base_url(request) -> str:
     return request.build_absolute_uri("/").rstrip("/")
-
-
-def audit_request(request, action: str, *, entry: str = "", allowed: bool = True, reason: str = "",
-                  purpose: str = "") -> int:
-    """Audit a request that is not an access decision on one entry (a search, a workflow step)."""
-    principal = request.user
-    return append_event(
-        request_id=request_id(request), department=principal.department.code if principal.department else "",
-        api_key=principal.api_key.prefix if principal.api_key else "",
-        username=principal.user.get_username() if principal.user else "", entry=entry, action=action,
-        allowed=allowed, reason=reason[:1000], purpose=purpose[:1000], client=client_address(request),
-        path=request.get_full_path()[:2000]).pk
 
 
 def _int(value: str | None, default: int, name: str, low: int, high: int) -> int:

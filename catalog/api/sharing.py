@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import sharing
-from catalog.api.entries import _int, audit_request
+from catalog.api.entries import _int
 from catalog.api.serializers import (
     ApplicationCreateSerializer,
     ApplicationSerializer,
@@ -18,6 +18,7 @@ from catalog.api.serializers import (
     NotificationSerializer,
     ReasonSerializer,
 )
+from catalog.audit import audit_request
 from catalog.errors import EntryNotFound
 from catalog.models import Application, ApplicationItem, AuditEvent, Entry, Grant, Notification
 

@@ -84,6 +84,7 @@ class GeocodeJobsView(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="geocode_jobs_list")
     def get(self, request):
+        authorize(request, GAZETTEER, Action.DISCOVER, purpose="batch geocoding jobs")
         recent = Job.objects.filter(kind=jobs.KIND, department=request.user.department)[:50]
         return Response([job_body(request, job) for job in recent])
 
@@ -91,6 +92,7 @@ class GeocodeJobsView(APIView):
 class GeocodeJobView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk):
+        authorize(request, GAZETTEER, Action.DISCOVER, purpose=f"batch geocoding job {pk}")
         return Response(job_body(request, _own_job(request, pk)))
 
 
