@@ -1,5 +1,9 @@
 """Synthetic benchmark layers: N points with 10 attributes in a GeoPackage, and a monthly update with 1% changed.
 
+Three files: ``points.gpkg`` (the layer), ``points_update.gpkg`` (the whole layer a month later) and
+``points_changes.gpkg`` (only that month's changes: changed and added rows, and removed keys
+marked in a ``_deleted`` column, for ``geoplatform layer publish --changes``).
+
 Deterministic (seeded) so every run and every peer reads the same bytes.
 """
 
@@ -43,17 +47,32 @@ def write_gpkg(path: Path, geometry: np.ndarray, columns: dict[str, np.ndarray])
                       geometry_type="Point", crs="EPSG:4490", layer="points")
 
 
+def split_update(n: int, fraction: float, seed: int) -> list[np.ndarray]:
+    """Rows (moved, re-scored, replaced by a new key) of the monthly update."""
+    rng = np.random.default_rng(seed)
+    return np.array_split(rng.choice(n, int(n * fraction), replace=False), 3)
+
+
+def change_set(old: tuple[np.ndarray, dict], new: tuple[np.ndarray, dict], fraction: float = 0.01,
+               seed: int = 11) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Only what the monthly update changes: the changed and added rows, then the removed keys with _deleted=1."""
+    moved, rescored, replaced = split_update(len(old[0]), fraction, seed)
+    changed = np.concatenate([moved, rescored, replaced])
+    geometry = np.concatenate([new[0][changed], old[0][replaced]])
+    columns = {k: np.concatenate([new[1][k][changed], old[1][k][replaced]]) for k in new[1]}
+    columns["_deleted"] = np.concatenate([np.zeros(len(changed), np.int32), np.ones(len(replaced), np.int32)])
+    return geometry, columns
+
+
 def monthly_update(geometry: np.ndarray, columns: dict[str, np.ndarray], fraction: float = 0.01,
                    seed: int = 11) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The same layer with ``fraction`` of rows changed: a third moved, a third re-scored, a third replaced."""
     import shapely
 
-    rng = np.random.default_rng(seed)
     n = len(geometry)
-    picked = rng.choice(n, int(n * fraction), replace=False)
     geometry = geometry.copy()
     columns = {k: v.copy() for k, v in columns.items()}
-    moved, rescored, replaced = np.array_split(picked, 3)
+    moved, rescored, replaced = split_update(n, fraction, seed)
     points = shapely.from_wkb(geometry[moved])
     geometry[moved] = shapely.to_wkb(shapely.transform(points, lambda c: c + 0.001))
     columns["score"][rescored] += 1.0
@@ -67,10 +86,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/layers_bench"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    geometry, columns = make_points(args.rows)
-    write_gpkg(args.out / "points.gpkg", geometry, columns)
-    geometry, columns = monthly_update(geometry, columns)
-    write_gpkg(args.out / "points_update.gpkg", geometry, columns)
+    old = make_points(args.rows)
+    write_gpkg(args.out / "points.gpkg", *old)
+    new = monthly_update(*old)
+    write_gpkg(args.out / "points_update.gpkg", *new)
+    write_gpkg(args.out / "points_changes.gpkg", *change_set(old, new))
     print(args.out)
 
 

@@ -1,10 +1,14 @@
 """Publish 1M points from GeoPackage: `geoplatform layer publish` vs `ogr2ogr -f PostgreSQL` (COPY), same database.
 
-Runs A B A B ... (each a fresh table, both with primary key and GiST index), then a monthly update with 1%
-changed onto the published layer (keyed diff). Prints medians and ratios. Needs DATABASE_URL pointing at a
-scratch database (it creates tables and catalog rows there); the data comes from bench/layers_data.py.
+Each round, A/B alternating: ogr2ogr loads points.gpkg into a fresh table (PK + GiST), we publish it as a
+fresh keyed layer (PK, GiST, unique key index); then the monthly update (1% of rows changed) is published
+onto that layer twice over, as the whole file (points_update.gpkg: rows compared by hash, only changes
+staged) and as a change set (points_changes.gpkg with --changes: only the changed rows and _deleted keys;
+applied to a second copy of the layer so both updates start from the same version). Prints medians and
+ratios. Needs DATABASE_URL pointing at a scratch database (it creates tables and catalog rows there); the
+data comes from bench/layers_data.py.
 
-    DATABASE_URL=postgresql://postgres@%2F...%2Frun:5432/gp_layers_bench timeout 900 python bench/layers_publish.py
+    DATABASE_URL=postgresql://postgres@%2F...%2Frun:5432/gp_layers_bench timeout 1200 python bench/layers_publish.py
 """
 
 from __future__ import annotations
@@ -18,11 +22,28 @@ from pathlib import Path
 
 import psycopg
 
+SLUGS = ("bench-points", "bench-points-changes")
+
 
 def timed(cmd: list[str], env: dict | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - start
+
+
+def drop_bench_layers(url: str) -> None:
+    """Forget the layers of an earlier round (tables, versions); their catalog entries are reused."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for layer_id, in conn.execute("SELECT id FROM layers_layer WHERE slug = ANY(%s)", [list(SLUGS)]).fetchall():
+            conn.execute(f"DROP TABLE IF EXISTS layer_data.l{int(layer_id)}")
+            conn.execute("DELETE FROM layers_layerversion WHERE layer_id = %s", [layer_id])
+            conn.execute("DELETE FROM layers_layer WHERE id = %s", [layer_id])
+        conn.execute("DROP TABLE IF EXISTS public.ogr_points")
+        conn.execute("CHECKPOINT")
+
+
+def publish(slug: str, path: Path, *extra: str) -> list[str]:
+    return ["geoplatform", "layer", "publish", "--owner", "bench", "--name", slug, "--no-progress", *extra, str(path)]
 
 
 def main() -> None:
@@ -31,7 +52,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
-    if not (args.data / "points.gpkg").exists():
+    if not (args.data / "points_changes.gpkg").exists():
         subprocess.run(["python", "bench/layers_data.py", "--out", str(args.data)], check=True)
     subprocess.run(["geoplatform", "migrate"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     info = psycopg.conninfo.conninfo_to_dict(url)
@@ -40,20 +61,30 @@ def main() -> None:
         if conn.execute("SELECT count(*) FROM catalog_department WHERE code = 'bench'").fetchone()[0] == 0:
             subprocess.run(["geoplatform", "department", "add", "bench", "基准测试"], check=True,
                            stdout=subprocess.DEVNULL)
-    ours, peer, updates = [], [], []
+    peer, ours, full_updates, change_updates = [], [], [], []
     for i in range(args.rounds):
-        peer.append(timed(["ogr2ogr", "-f", "PostgreSQL", pg, str(args.data / "points.gpkg"), "-nln", "ogr_points",
-                           "-overwrite", "--config", "PG_USE_COPY", "YES", "-lco", "SPATIAL_INDEX=GIST"]))
-        slug = f"bench-points-{i}"
-        ours.append(timed(["geoplatform", "layer", "publish", "--owner", "bench", "--name", slug, "--key", "code",
-                           "--no-progress", str(args.data / "points.gpkg")]))
-        updates.append(timed(["geoplatform", "layer", "publish", "--owner", "bench", "--name", slug,
-                              "--no-progress", str(args.data / "points_update.gpkg")]))
-        print(f"round {i + 1}: ogr2ogr {peer[-1]:.2f}s  publish {ours[-1]:.2f}s  update(1%) {updates[-1]:.2f}s",
-              flush=True)
-    p, o, u = statistics.median(peer), statistics.median(ours), statistics.median(updates)
-    print(f"median ogr2ogr {p:.2f}s, publish {o:.2f}s, ratio {o / p:.2f} (target <= 1.0)")
-    print(f"median monthly update (1% changed, full file diffed by key) {u:.2f}s = {u / o:.0%} of a full publish")
+        drop_bench_layers(url)
+        ogr = ["ogr2ogr", "-f", "PostgreSQL", pg, str(args.data / "points.gpkg"), "-nln", "ogr_points",
+               "-overwrite", "--config", "PG_USE_COPY", "YES", "-lco", "SPATIAL_INDEX=GIST"]
+        pair = [("ogr2ogr", ogr), ("publish", publish(SLUGS[0], args.data / "points.gpkg", "--key", "code"))]
+        for name, cmd in (pair if i % 2 == 0 else pair[::-1]):
+            (peer if name == "ogr2ogr" else ours).append(timed(cmd))
+        subprocess.run(publish(SLUGS[1], args.data / "points.gpkg", "--key", "code"), check=True)
+        full_updates.append(timed(publish(SLUGS[0], args.data / "points_update.gpkg")))
+        change_updates.append(timed(publish(SLUGS[1], args.data / "points_changes.gpkg", "--changes")))
+        print(f"round {i + 1}: ogr2ogr {peer[-1]:.2f}s  publish {ours[-1]:.2f}s ({ours[-1] / peer[-1]:.2f})  "
+              f"update full file {full_updates[-1]:.2f}s  update change set {change_updates[-1]:.2f}s", flush=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        diffs = conn.execute("SELECT l.slug, v.report->'diff' FROM layers_layerversion v JOIN layers_layer l "
+                             "ON l.id = v.layer_id WHERE v.number = 2 AND l.slug = ANY(%s) ORDER BY 1", [list(SLUGS)]).fetchall()
+    drop_bench_layers(url)
+    p, o = statistics.median(peer), statistics.median(ours)
+    fu, cu = statistics.median(full_updates), statistics.median(change_updates)
+    print(f"diffs of the last round: {diffs}")
+    print(f"median ogr2ogr {p:.2f}s, publish {o:.2f}s, ratio {o / p:.2f} (target <= 1.0); "
+          f"ratio of medians of pairs {statistics.median(a / b for a, b in zip(ours, peer, strict=True)):.2f}")
+    print(f"monthly update, 1% changed: whole file {fu:.2f}s = {fu / o:.0%} of a full publish; "
+          f"change set {cu:.2f}s = {cu / o:.0%} (target <= 10%)")
 
 
 if __name__ == "__main__":

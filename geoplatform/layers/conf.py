@@ -36,7 +36,15 @@ def max_unzipped_bytes() -> int:
                         lambda s: int(float(s) * 2**20)))
 
 
+def read_processes() -> int:
+    """Processes reading and encoding a large upload (GEOPLATFORM_LAYERS_READ_PROCESSES, default: the cores, at
+    most 2; 1 reads in the publishing process)."""
+    return int(_setting("LAYERS_READ_PROCESSES", "GEOPLATFORM_LAYERS_READ_PROCESSES", min(2, os.cpu_count() or 1),
+                        int))
+
+
 MAX_ZIP_RATIO = 200  # a zip member expanding more than this is treated as a zip bomb
+TILE_CACHE_BYTES = int(float(os.environ.get("GEOPLATFORM_LAYERS_TILE_CACHE_MB", "256")) * 2**20)  # per process
 TILE_MAX_FEATURES = int(os.environ.get("GEOPLATFORM_LAYERS_TILE_MAX_FEATURES", "20000"))
 ITEMS_MAX_LIMIT = 10_000
 ITEMS_DEFAULT_LIMIT = 100

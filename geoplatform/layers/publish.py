@@ -19,8 +19,9 @@ from catalog.entries import mark_published, register_entry
 from catalog.errors import CatalogError
 from catalog.models import Department
 from geoplatform.layers import storage
+from geoplatform.layers.importing.changes import DELETED_FIELD, CurrentRows
 from geoplatform.layers.importing.errors import ImportRejected, PublishForbidden
-from geoplatform.layers.importing.reader import LayerReader
+from geoplatform.layers.importing.reader import LayerReader, copy_order
 from geoplatform.layers.importing.schema import Field, assign_columns, schema_changes
 from geoplatform.layers.importing.sources import open_source
 from geoplatform.layers.models import Layer, LayerVersion
@@ -37,6 +38,8 @@ class PublishRequest:
     layer_name: str | None = None
     published_by: str = ""
     source_name: str = ""
+    changes: bool = False  # the file holds only added/changed rows (and ``_deleted`` ones); see importing.changes
+    delete_keys: tuple[str, ...] = ()
 
 
 def _existing_layer(request: PublishRequest) -> Layer | None:
@@ -45,6 +48,9 @@ def _existing_layer(request: PublishRequest) -> Layer | None:
         raise PublishForbidden(f"{request.slug} belongs to {layer.owner.name_zh} ({layer.owner.code}); "
                                "only its owner may publish it (一数一源)")
     return layer
+
+
+NO_SCHEMA_CHANGE = {"added": [], "removed": [], "retyped": []}
 
 
 def _catalog_fields(fields: list[Field]) -> list[dict]:
@@ -61,13 +67,20 @@ def publish_version(upload: Path, request: PublishRequest, total: Callable[[int]
     with tempfile.TemporaryDirectory(prefix="gp-layer-") as workdir:
         source = open_source(upload, Path(workdir), layer=request.layer_name, encoding=request.encoding)
         key = request.key or (layer.key_field if layer else None) or None
-        reader = LayerReader(source, request.crs, key)
+        if request.changes or request.delete_keys:
+            _check_change_set(layer, key)
+        reader = LayerReader(source, request.crs, key, changes=bool(request.changes or request.delete_keys))
         if total and reader.total > 0:
             total(reader.total)
         previous = layer.versions.get(number=layer.current_version).fields if layer and layer.current_version else []
         columns = dict(layer.columns) if layer else {}
         fields = assign_columns(reader.names_types, previous, columns)
-        if layer is not None and columns != layer.columns:
+        if (request.changes or request.delete_keys) and schema_changes(previous, fields) != NO_SCHEMA_CHANGE:
+            raise ImportRejected("a change set must have the layer's fields ("
+                                 + ", ".join(f"{f['name']} {f['type']}" for f in previous)
+                                 + f"{', ' + DELETED_FIELD if reader.deleted_field else ''}); publish the whole "
+                                 "file to change the schema")
+        if layer is not None and (columns != layer.columns or not storage.has_row_hashes(layer.table)):
             # New columns are created (and committed) first: a nullable column no version lists is invisible,
             # and the long transaction below then never holds the table's exclusive lock.
             with transaction.atomic(), connection.cursor() as cursor:
@@ -90,9 +103,8 @@ def _load(reader: LayerReader, request: PublishRequest, layer: Layer | None, fie
                                          key_field=reader.key or "", columns=columns)
             number = 1
             storage.create_table(cursor, layer.table, columns)
-            prefix = ["fid", "key"] if keyed else ["fid"]
-            storage.copy_chunks(cursor, layer.table, ["gp_fid", *(["gp_key"] if keyed else []), "gp_geom",
-                                                      *[f.column for f in fields]],
+            prefix = ["fid", "key", "hash"] if keyed else ["fid"]
+            storage.copy_chunks(cursor, layer.table, [c for _, c in copy_order(prefix, fields)],
                                 reader.chunks(fields, prefix), progress)
             geometry_type, promoted = storage.unify_multi(cursor, layer.table, "true",
                                                           reader.stats.geometry_types)
@@ -102,19 +114,23 @@ def _load(reader: LayerReader, request: PublishRequest, layer: Layer | None, fie
         else:
             layer = Layer.objects.select_for_update().get(pk=layer.pk)
             number = layer.current_version + 1
-            storage.create_stage(cursor, layer.table, fields)
-            storage.copy_chunks(cursor, storage.STAGE, [*(["gp_key"] if keyed else []), "gp_geom",
-                                                        *[f.column for f in fields]],
-                                reader.chunks(fields, ["key"] if keyed else []), progress)
-            geometry_type, promoted = storage.unify_multi(cursor, storage.STAGE, "true",
-                                                          reader.stats.geometry_types)
+            current_version = layer.versions.get(number=layer.current_version)
             if keyed:
-                if not layer.key_field:  # first keyed version: check the current keys and index them
-                    storage.unique_current_keys(cursor, layer.table)
-                diff = storage.apply_keyed(cursor, layer.table, number, fields)
+                diff, geometry_type, promoted = _apply_keyed(cursor, reader, request, layer, number, fields,
+                                                             current_version, progress)
             else:
+                storage.create_stage(cursor, layer.table, fields)
+                storage.copy_chunks(cursor, storage.STAGE, [c for _, c in copy_order([], fields)],
+                                    reader.chunks(fields, []), progress)
+                geometry_type, promoted = storage.unify_multi(cursor, storage.STAGE, "true",
+                                                              reader.stats.geometry_types)
                 diff = storage.apply_replace(cursor, layer.table, number, fields)
-            count, extent = storage.current_summary(cursor, layer.table)
+            if request.changes or request.delete_keys:
+                count = current_version.feature_count + diff["added"] - diff["removed"]
+                extent = storage.extent_after_change(cursor, layer.table, number, current_version.extent,
+                                                     reader.stats.bounds)
+            else:  # the file is the whole new version
+                count, extent = reader.stats.features, reader.stats.bounds
             layer.key_field = reader.key or ""
     stats = reader.stats
     report = {
@@ -133,6 +149,56 @@ def _load(reader: LayerReader, request: PublishRequest, layer: Layer | None, fie
     mark_published(entry, feature_count=count, extent=tuple(extent) if extent else None,
                    fields=_catalog_fields(fields))
     return version
+
+
+def _check_change_set(layer: Layer | None, key: str | None) -> None:
+    if layer is None or layer.current_version == 0:
+        raise ImportRejected("a change set updates a published layer: publish the whole file first")
+    if not layer.key_field:
+        raise ImportRejected(f"a change set needs a layer with a key field; {layer.slug} has none: publish the "
+                             "whole file with --key first")
+    if key != layer.key_field:
+        raise ImportRejected(f"{layer.slug} is keyed by {layer.key_field!r}, not {key!r}: a change set names "
+                             "features by the layer's key")
+
+
+def _apply_keyed(cursor, reader: LayerReader, request: PublishRequest, layer: Layer, number: int,
+                 fields: list[Field], current_version: LayerVersion, progress) -> tuple[dict, str, int]:
+    """Stage only what changes (new or changed rows, removed keys), then apply it: (diff, geometry type, promoted)."""
+    storage.create_stage(cursor, layer.table, fields)
+    change_set = bool(request.changes or request.delete_keys)
+    first_keyed = not layer.key_field
+    current = None if change_set or first_keyed else CurrentRows.load(cursor, layer.table)
+    storage.copy_chunks(cursor, storage.STAGE, [c for _, c in copy_order(["key", "hash"], fields)],
+                        reader.chunks(fields, ["key", "hash"], current=current), progress)
+    removed = [*reader.deleted_keys, *request.delete_keys] if change_set else (
+        [] if current is None else current.unseen_keys())
+    storage.stage_removed_keys(cursor, removed)
+    types = dict(reader.stats.geometry_types)
+    if change_set:
+        types = _types_with_layer(types, current_version.geometry_type)
+    geometry_type, promoted = storage.unify_multi(cursor, storage.STAGE, "true", types)
+    diff = storage.apply_keyed(cursor, layer.table, number, fields, replace_all=first_keyed)
+    if first_keyed:  # index the new keys for the next diff
+        storage.unique_current_keys(cursor, layer.table)
+    elif promoted and geometry_type != current_version.geometry_type:
+        # unchanged rows were not staged: give them the multi type too (the same shapes, re-typed in place)
+        promoted += storage.unify_multi(cursor, layer.table, "gp_vto IS NULL", types)[1]
+    return diff, geometry_type, promoted
+
+
+def _types_with_layer(types: dict[int, int], layer_type: str) -> dict[int, int]:
+    """A change set's geometry types must fit the layer's (singles are promoted to the layer's multi type)."""
+    ids = {name: i for i, name in storage.TYPE_NAMES.items()}
+    if layer_type not in ids:
+        return types
+    present = {t for t, n in types.items() if n}
+    allowed = {ids[layer_type]} | {s for s, m in storage.FAMILIES.values() if m == ids[layer_type]}
+    if not present <= allowed:
+        names = ", ".join(sorted(storage.TYPE_NAMES[t] for t in present - allowed))
+        raise ImportRejected(f"the change set has {names} geometries but the layer holds {layer_type}: "
+                             "publish the whole file to change the geometry type")
+    return {**types, ids[layer_type]: types.get(ids[layer_type], 0) + 1}
 
 
 def restore_version(layer: Layer, target: int, published_by: str = "") -> LayerVersion:

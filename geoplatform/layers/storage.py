@@ -17,9 +17,9 @@ from geoplatform.layers.importing.schema import Field
 
 STAGE = "gp_stage"
 # shapely type ids: (single, multi) pairs of one family
-_FAMILIES = {"Point": (0, 4), "LineString": (1, 5), "Polygon": (3, 6)}
-_TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
-               6: "MultiPolygon", 7: "GeometryCollection"}
+FAMILIES = {"Point": (0, 4), "LineString": (1, 5), "Polygon": (3, 6)}
+TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+              6: "MultiPolygon", 7: "GeometryCollection"}
 
 
 def valid_at(version: int, alias: str = "t") -> str:
@@ -32,10 +32,22 @@ def create_table(cursor, table: str, columns: dict[str, str]) -> None:
     attrs = "".join(f", {c} {t}" for c, t in columns.items())
     cursor.execute("CREATE SCHEMA IF NOT EXISTS layer_data")
     cursor.execute(f"CREATE TABLE {table} (gp_fid bigint NOT NULL, gp_key text, gp_vfrom integer NOT NULL DEFAULT 1, "
-                   f"gp_vto integer, gp_geom geometry(Geometry, 4490){attrs})")
+                   f"gp_vto integer, gp_hash bigint, gp_geom geometry(Geometry, 4490){attrs})")
+
+
+def has_row_hashes(table: str) -> bool:
+    """Whether the table has ``gp_hash`` (tables created before row hashes were kept do not)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = 'gp_hash' "
+                       "AND NOT attisdropped", [table])
+        return cursor.fetchone() is not None
 
 
 def add_columns(cursor, table: str, columns: dict[str, str]) -> None:
+    """New attribute columns; also ``gp_hash`` on tables created before row hashes were kept."""
+    cursor.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS gp_hash bigint")
     for column, type_ in columns.items():
         cursor.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {type_}")
 
@@ -89,57 +101,91 @@ def index_new_table(cursor, table: str, keyed: bool) -> None:
 
 def unique_current_keys(cursor, table: str) -> None:
     """A unique index on the current rows' keys: it rejects duplicate keys and serves the next diff."""
+    from django.db import IntegrityError, transaction
+
     name = table.split(".")[1]
-    cursor.execute(f"SELECT gp_key, count(*) FROM {table} WHERE gp_vto IS NULL GROUP BY gp_key "
-                   "HAVING count(*) > 1 ORDER BY 2 DESC LIMIT 3")
-    duplicates = cursor.fetchall()
-    if duplicates:
-        listed = ", ".join(f"{k!r} ×{n}" for k, n in duplicates)
-        raise ImportRejected(f"the key field is not unique: {listed}")
-    cursor.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_key ON {table} (gp_key) WHERE gp_vto IS NULL")
+    try:
+        with transaction.atomic():  # a savepoint: the duplicates are looked up only when the index refuses them
+            cursor.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_key ON {table} (gp_key) WHERE gp_vto IS NULL")
+    except IntegrityError:
+        cursor.execute(f"SELECT gp_key, count(*) FROM {table} WHERE gp_vto IS NULL GROUP BY gp_key "
+                       "HAVING count(*) > 1 ORDER BY 2 DESC LIMIT 3")
+        listed = ", ".join(f"{k!r} ×{n}" for k, n in cursor.fetchall())
+        raise ImportRejected(f"the key field is not unique: {listed}") from None
 
 
 def create_stage(cursor, table: str, columns: list[Field]) -> None:
     attrs = "".join(f", {f.column} {f.type}" for f in columns)
     cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, gp_diff")  # left by an earlier publish in this transaction
-    cursor.execute(f"CREATE TEMP TABLE {STAGE} (gp_key text, gp_geom geometry(Geometry, 4490){attrs}) "
-                   "ON COMMIT DROP")
+    cursor.execute("DROP TABLE IF EXISTS gp_removed")
+    cursor.execute(f"CREATE TEMP TABLE {STAGE} (gp_key text, gp_hash bigint, gp_geom geometry(Geometry, 4490)"
+                   f"{attrs}) ON COMMIT DROP")
+    cursor.execute("CREATE TEMP TABLE gp_removed (key text) ON COMMIT DROP")
+
+
+def stage_removed_keys(cursor, keys: list[str]) -> None:
+    """Keys whose features the new version no longer has."""
+    raw = getattr(cursor, "cursor", cursor)
+    with raw.copy("COPY gp_removed (key) FROM STDIN") as copy:
+        for key in keys:
+            copy.write_row((key,))
 
 
 def unify_multi(cursor, target: str, where: str, type_counts: dict[int, int]) -> tuple[str, int]:
     """Promote singles to multis when a family has both; returns (geometry type, features promoted)."""
     present = {t for t, n in type_counts.items() if n}
     promoted = 0
-    for family, (single, multi) in _FAMILIES.items():
+    for family, (single, multi) in FAMILIES.items():
         if single in present and multi in present:
             cursor.execute(f"UPDATE {target} SET gp_geom = ST_Multi(gp_geom) WHERE {where} "
                            "AND ST_GeometryType(gp_geom) = %s", [f"ST_{family}"])
             promoted += cursor.rowcount
             present.discard(single)
     if len(present) == 1:
-        return _TYPE_NAMES[present.pop()], promoted
+        return TYPE_NAMES[present.pop()], promoted
     return ("Geometry" if present else "Unknown"), promoted
 
 
-def apply_keyed(cursor, table: str, version: int, fields: list[Field]) -> dict[str, int]:
-    """Diff the staged rows against the current ones by key: close changed/removed rows, insert added/changed."""
+def apply_keyed(cursor, table: str, version: int, fields: list[Field], replace_all: bool = False) -> dict[str, int]:
+    """Apply the staged rows (new or changed, by key) and the keys in ``gp_removed`` as version ``version``.
+
+    Only the staged rows and the removed keys are touched, so the cost follows the size of the
+    change, not of the layer. A staged row whose hash equals its current row's is left alone.
+    ``replace_all``: the current rows have no keys (the layer's first keyed version); close them all.
+    """
+    cursor.execute(f"ANALYZE {STAGE}, gp_removed")
     cursor.execute(f"SELECT gp_key, count(*) FROM {STAGE} GROUP BY gp_key HAVING count(*) > 1 "
                    "ORDER BY 2 DESC LIMIT 3")
     duplicates = cursor.fetchall()
     if duplicates:
         raise ImportRejected("the key field is not unique: " + ", ".join(f"{k!r} ×{n}" for k, n in duplicates))
-    cursor.execute(f"ANALYZE {STAGE}")
-    cols = ["gp_geom", *[f.column for f in fields]]
-    current = ", ".join(f"c.{c}" for c in cols)
-    staged = ", ".join(f"s.{c}" for c in cols)
-    cursor.execute(
-        "CREATE TEMP TABLE gp_diff ON COMMIT DROP AS "
-        "SELECT c.gp_fid AS fid, coalesce(s.gp_key, c.gp_key) AS key, "
-        "CASE WHEN c.gp_fid IS NULL THEN 'a' WHEN s.gp_key IS NULL THEN 'r' ELSE 'c' END AS kind "
-        f"FROM (SELECT * FROM {table} WHERE gp_vto IS NULL) c FULL JOIN {STAGE} s ON s.gp_key = c.gp_key "
-        f"WHERE c.gp_key IS NULL OR s.gp_key IS NULL OR ({current}) IS DISTINCT FROM ({staged})")
+    cursor.execute(f"SELECT r.key FROM gp_removed r JOIN {STAGE} s ON s.gp_key = r.key LIMIT 3")
+    both = [r[0] for r in cursor.fetchall()]
+    if both:
+        raise ImportRejected("keys both changed and deleted in this change set: " + ", ".join(map(repr, both)))
+    cursor.execute(f"SELECT r.key FROM gp_removed r LEFT JOIN {table} c ON c.gp_key = r.key AND c.gp_vto IS NULL "
+                   "WHERE c.gp_fid IS NULL LIMIT 3")
+    unknown = [r[0] for r in cursor.fetchall()]
+    if unknown:
+        raise ImportRejected("cannot delete keys the current version does not have: " + ", ".join(map(repr, unknown)))
+    removed = 0
+    if replace_all:
+        cursor.execute(f"UPDATE {table} SET gp_vto = %s WHERE gp_vto IS NULL", [version])
+        removed = cursor.rowcount
+    values = ["gp_geom", *[f.column for f in fields]]
+    current, staged = ", ".join(f"c.{c}" for c in values), ", ".join(f"s.{c}" for c in values)
+    cursor.execute(  # rows stored before hashes were kept (gp_hash NULL) are compared value by value ('h': same)
+        "CREATE TEMP TABLE gp_diff ON COMMIT DROP AS SELECT * FROM ("
+        "SELECT c.gp_fid AS fid, s.gp_key AS key, CASE WHEN c.gp_fid IS NULL THEN 'a' "
+        "WHEN c.gp_hash <> s.gp_hash THEN 'c' "
+        f"WHEN c.gp_hash IS NULL THEN CASE WHEN ({current}) IS DISTINCT FROM ({staged}) THEN 'c' ELSE 'h' END "
+        f"END AS kind FROM {STAGE} s LEFT JOIN {table} c ON c.gp_key = s.gp_key AND c.gp_vto IS NULL"
+        ") staged WHERE kind IS NOT NULL "
+        f"UNION ALL SELECT c.gp_fid, c.gp_key, 'r' FROM gp_removed r JOIN {table} c "
+        "ON c.gp_key = r.key AND c.gp_vto IS NULL")
     cursor.execute(f"UPDATE {table} t SET gp_vto = %s FROM gp_diff d "
                    "WHERE t.gp_fid = d.fid AND t.gp_vto IS NULL AND d.kind IN ('c', 'r')", [version])
+    cols = ["gp_hash", "gp_geom", *[f.column for f in fields]]
     insert_cols = ", ".join(cols)
     cursor.execute(
         f"INSERT INTO {table} (gp_fid, gp_key, gp_vfrom, {insert_cols}) "
@@ -149,7 +195,28 @@ def apply_keyed(cursor, table: str, version: int, fields: list[Field]) -> dict[s
         f"(SELECT coalesce(max(gp_fid), 0) AS top FROM {table}) m WHERE d.kind IN ('a', 'c')", [version])
     cursor.execute("SELECT kind, count(*) FROM gp_diff GROUP BY kind")
     counts = dict(cursor.fetchall())
-    return {"added": counts.get("a", 0), "changed": counts.get("c", 0), "removed": counts.get("r", 0)}
+    if counts.get("h"):  # unchanged rows stored without a hash get theirs now (the same row, so in place)
+        cursor.execute(f"UPDATE {table} c SET gp_hash = s.gp_hash FROM gp_diff d JOIN {STAGE} s ON s.gp_key = d.key "
+                       "WHERE d.kind = 'h' AND c.gp_fid = d.fid AND c.gp_vto IS NULL")
+    return {"added": counts.get("a", 0), "changed": counts.get("c", 0), "removed": counts.get("r", 0) + removed}
+
+
+def extent_after_change(cursor, table: str, version: int, previous: list[float] | None,
+                        added: list[float] | None) -> list[float] | None:
+    """The new version's extent from the previous one and the added rows' bounds; a full scan only when a
+    row closed by :func:`apply_keyed` (listed in ``gp_diff``) touched the previous extent's edge."""
+    if previous is not None:
+        west, south, east, north = previous
+        cursor.execute(f"SELECT bool_or(ST_XMin(t.gp_geom) <= %s OR ST_YMin(t.gp_geom) <= %s "
+                       f"OR ST_XMax(t.gp_geom) >= %s OR ST_YMax(t.gp_geom) >= %s) FROM gp_diff d JOIN {table} t "
+                       "ON t.gp_fid = d.fid AND t.gp_vto = %s WHERE d.kind IN ('c', 'r')",
+                       [west, south, east, north, version])
+        if cursor.fetchone()[0]:
+            return current_summary(cursor, table)[1]
+    boxes = [b for b in (previous, added) if b is not None]
+    if not boxes:
+        return None
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
 def apply_replace(cursor, table: str, version: int, fields: list[Field]) -> dict[str, int]:
@@ -169,7 +236,7 @@ def restore(cursor, table: str, target: int, version: int) -> dict[str, int]:
     removed = cursor.rowcount
     cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'layer_data' "
                    "AND table_name = %s AND column_name LIKE 'a%%' ORDER BY ordinal_position", [table.split(".")[1]])
-    cols = ", ".join(["gp_geom", *[r[0] for r in cursor.fetchall()]])
+    cols = ", ".join(["gp_hash", "gp_geom", *[r[0] for r in cursor.fetchall()]])
     cursor.execute(f"INSERT INTO {table} (gp_fid, gp_key, gp_vfrom, {cols}) SELECT gp_fid, gp_key, %s, {cols} "
                    f"FROM {table} t WHERE {valid_at(target)} AND t.gp_vto IS NOT NULL", [version])
     return {"added": cursor.rowcount, "changed": 0, "removed": removed}

@@ -26,6 +26,22 @@ def write_points(path: Path, driver: str = "GPKG", crs: str | None = "EPSG:4490"
     return path
 
 
+@pytest.fixture(autouse=True)
+def _forget_tile_state():
+    """Tile decisions, tile counts and cached tiles live in process memory: none may leak into the next test."""
+    yield
+    from catalog.access import tile_decisions
+    from catalog.audit import tile_counter
+    from geoplatform.layers.serving.tiles import CACHE
+
+    tile_decisions.items.clear()
+    with tile_counter.lock:
+        tile_counter.pending.clear()
+    with CACHE.lock:
+        CACHE.items.clear()
+        CACHE.size = 0
+
+
 def geojson(path: Path, features: list[dict]) -> Path:
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
     return path

@@ -98,8 +98,42 @@ def text(values: np.ndarray) -> EncodedColumn:
     return EncodedColumn(lengths, np.delete(buf, seps))
 
 
+POINT_WKB = 21  # byte order, type 1 (2-D point), x, y
+
+
+def point_block(wkb: np.ndarray) -> np.ndarray | None:
+    """The chunk as an (n, 21) uint8 array when every value is a little-endian 2-D point WKB, else None."""
+    if len(wkb) == 0 or wkb.dtype != object:
+        return None
+    try:
+        sizes = np.fromiter(map(len, wkb), np.int64, len(wkb))
+    except TypeError:  # a missing geometry (None)
+        return None
+    if (sizes != POINT_WKB).any():
+        return None
+    block = np.frombuffer(b"".join(wkb), np.uint8).reshape(-1, POINT_WKB)
+    if (block[:, 0] != 1).any() or (block[:, 1:5].view("<u4").ravel() != 1).any():
+        return None
+    return block
+
+
 def ewkb(wkb: np.ndarray, srid: int) -> EncodedColumn:
-    """WKB values (None for no geometry) as EWKB carrying ``srid``: the SRID flag set and 4 bytes inserted."""
+    """WKB values (None for no geometry) as EWKB carrying ``srid``: the SRID flag set and 4 bytes inserted.
+
+    ``wkb`` is an array of bytes objects, or a 2-D uint8 array of fixed-size WKB values (one per row,
+    from :func:`point_block`), which is patched as a block.
+    """
+    if wkb.ndim == 2:
+        n, size = wkb.shape
+        out = np.empty((n, size + 4), np.uint8)
+        out[:, :5] = wkb[:, :5]
+        out[:, 9:] = wkb[:, 5:]
+        little = wkb[:, 0] == 1
+        srid_le = np.frombuffer(np.int32(srid).astype("<i4").tobytes(), np.uint8)
+        out[:, 5:9] = np.where(little[:, None], srid_le, srid_le[::-1])
+        flag_at = np.where(little, 4, 1)
+        out[np.arange(n), flag_at] |= 0x20
+        return EncodedColumn(np.full(n, size + 4, np.int64), out.reshape(-1), size + 4)
     nulls = np.fromiter((g is None for g in wkb), bool, len(wkb))
     kept = list(wkb[~nulls]) if nulls.any() else list(wkb)
     src_len = np.fromiter(map(len, kept), np.int64, len(kept))
@@ -125,7 +159,13 @@ def ewkb(wkb: np.ndarray, srid: int) -> EncodedColumn:
 
 
 def encode_rows(columns: list[EncodedColumn]) -> bytes:
-    """The COPY BINARY tuples of one chunk (without the file header and trailer)."""
+    """The COPY BINARY tuples of one chunk (without the file header and trailer).
+
+    Rows are laid out in a 2-D buffer as wide as the longest row, then the padding is dropped. A
+    fixed-size column without NULLs that only follows such columns sits at the same offset in every
+    row and is copied as one block; the others are scattered value by value. Put fixed-size columns
+    first (:func:`fixed_first`) so that most of a row is copied as blocks.
+    """
     n = len(columns[0].lengths)
     if n == 0:
         return b""
@@ -133,21 +173,35 @@ def encode_rows(columns: list[EncodedColumn]) -> bytes:
     lengths = np.stack([c.lengths for c in columns], axis=1)
     sizes = 4 + np.maximum(lengths, 0)
     row_sizes = 2 + sizes.sum(axis=1)
-    row_start = np.zeros(n, np.int64)
-    np.cumsum(row_sizes[:-1], out=row_start[1:])
-    out = np.empty(int(row_sizes.sum()), np.uint8)
-    out[row_start[:, None] + np.arange(2)] = np.frombuffer(k.to_bytes(2, "big"), np.uint8)
-    field_start = row_start[:, None] + 2 + np.cumsum(sizes, axis=1) - sizes
-    length_bytes = lengths.astype(">i4").view(np.uint8).reshape(n, k, 4)
-    out[field_start[:, :, None] + np.arange(4)] = length_bytes
+    width = int(row_sizes.max())
+    out = np.empty((n, width), np.uint8)
+    flat = out.reshape(-1)
+    out[:, :2] = np.frombuffer(k.to_bytes(2, "big"), np.uint8)
+    starts = 2 + np.cumsum(sizes, axis=1) - sizes
+    row_base = np.arange(n, dtype=np.int64) * width
+    aligned = True  # every column so far had the same size in every row
     for j, column in enumerate(columns):
         present = lengths[:, j] >= 0
-        dest = field_start[present, j] + 4 if not present.all() else field_start[:, j] + 4
-        if column.width:
-            out[dest[:, None] + np.arange(column.width)] = column.data.reshape(-1, column.width)
+        complete = bool(present.all())
+        if aligned and column.width and complete:
+            at = int(starts[0, j])
+            out[:, at:at + 4] = np.frombuffer(column.width.to_bytes(4, "big"), np.uint8)
+            out[:, at + 4:at + 4 + column.width] = column.data.reshape(n, column.width)
             continue
-        value_len = lengths[present, j]
+        aligned = False
+        field_at = row_base + starts[:, j]
+        flat[field_at[:, None] + np.arange(4)] = lengths[:, j].astype(">i4").view(np.uint8).reshape(n, 4)
+        dest = field_at + 4 if complete else field_at[present] + 4
+        if column.width:
+            flat[dest[:, None] + np.arange(column.width)] = column.data.reshape(-1, column.width)
+            continue
+        value_len = lengths[present, j] if not complete else lengths[:, j]
         src_start = np.zeros(len(value_len), np.int64)
         np.cumsum(value_len[:-1], out=src_start[1:])
-        out[np.repeat(dest - src_start, value_len) + np.arange(len(column.data), dtype=np.int64)] = column.data
-    return out.tobytes()
+        flat[np.repeat(dest - src_start, value_len) + np.arange(len(column.data), dtype=np.int64)] = column.data
+    return out[np.arange(width) < row_sizes[:, None]].tobytes()
+
+
+def fixed_first(items: list, fixed: list[bool]) -> list:
+    """``items`` reordered with the fixed-size ones first (stable): the column order :func:`encode_rows` likes."""
+    return [i for i, f in zip(items, fixed, strict=True) if f] + [i for i, f in zip(items, fixed, strict=True) if not f]

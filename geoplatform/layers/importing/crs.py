@@ -75,6 +75,7 @@ def _transformer(source: int) -> Transformer:
     return Transformer.from_crs(source, STORAGE_SRID, always_xy=True)
 
 
+@lru_cache(maxsize=64)
 def is_geographic(epsg: int) -> bool:
     return CRS.from_epsg(epsg).is_geographic
 
@@ -110,6 +111,11 @@ def to_storage(geoms: np.ndarray, epsg: int) -> np.ndarray:
         return np.column_stack([x, y])
 
     return shapely.transform(geoms, move)
+
+
+def transform_xy(x: np.ndarray, y: np.ndarray, epsg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates moved from ``epsg`` to CGCS2000 (the point fast path of the reader)."""
+    return _transformer(epsg).transform(x, y)
 
 
 def check_extent(stored: np.ndarray, source: np.ndarray, epsg: int, first_index: int) -> None:

@@ -8,21 +8,46 @@ unified after the load.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 
+from geoplatform.layers import conf
 from geoplatform.layers.importing import copy_binary as cb
 from geoplatform.layers.importing import crs as crs_mod
+from geoplatform.layers.importing.changes import (
+    DELETED_FIELD,
+    CurrentRows,
+    deleted_flags,
+    key_strings,
+    row_hashes,
+    schema_seed,
+)
 from geoplatform.layers.importing.errors import ImportRejected
 from geoplatform.layers.importing.schema import SQL_TYPES, Field, sql_type
 from geoplatform.layers.importing.sources import Source
 
 CHUNK = 100_000
+PREFIX_COLUMNS = {"fid": "gp_fid", "key": "gp_key", "hash": "gp_hash"}
+_FIXED_SIZE = {"fid", "hash", "integer", "bigint", "double precision", "boolean", "date", "timestamp"}
+
+
+def copy_order(prefix: list[str], fields: list[Field]) -> list[tuple[str, str]]:
+    """(kind, column) in the order chunks are encoded: fixed-size columns, the geometry, then the rest.
+
+    ``kind`` is a prefix name ("fid", "key", "hash"), "geometry" or a field's SQL type.
+    """
+    items = [(name, PREFIX_COLUMNS[name]) for name in prefix] + [(f.type, f.column) for f in fields]
+    fixed = [kind in _FIXED_SIZE for kind, _ in items]
+    ordered = cb.fixed_first(items, fixed)
+    first_variable = sum(fixed)
+    return [*ordered[:first_variable], ("geometry", "gp_geom"), *ordered[first_variable:]]
 
 
 @dataclass
@@ -33,6 +58,15 @@ class ReadStats:
     z_dropped: int = 0
     geometry_types: Counter = field(default_factory=Counter)
     bounds: list[float] | None = None
+
+    def merge(self, other: ReadStats) -> None:
+        self.features += other.features
+        self.repaired += other.repaired
+        self.empty += other.empty
+        self.z_dropped += other.z_dropped
+        self.geometry_types.update(other.geometry_types)
+        if other.bounds is not None:
+            self.add_bounds(np.array([other.bounds]))
 
     def add_bounds(self, b: np.ndarray) -> None:
         if np.isnan(b).all():
@@ -53,7 +87,8 @@ def _gdal_error(source: Source, exc: Exception) -> ImportRejected:
 class LayerReader:
     """One source opened for reading: its schema and CRS up front, then encoded chunks."""
 
-    def __init__(self, source: Source, crs_override: str | None = None, key: str | None = None):
+    def __init__(self, source: Source, crs_override: str | None = None, key: str | None = None,
+                 changes: bool = False):
         self.source = source
         try:
             info = pyogrio.read_info(source.path, layer=source.layer, encoding=source.encoding, **source.options)
@@ -78,6 +113,15 @@ class LayerReader:
         self.names_types = [(str(n), sql_type(t, s)) for n, t, s in zip(info["fields"], info["ogr_types"], subtypes,
                                                                           strict=True)]
         self.key = key
+        self.deleted_field = None
+        self.deleted_keys: list[str] = []
+        if changes:
+            if key is None:
+                raise ImportRejected("a change set needs the layer's key field (--key) to name the features it "
+                                     "changes")
+            if any(n == DELETED_FIELD for n, _ in self.names_types):
+                self.deleted_field = DELETED_FIELD
+                self.names_types = [(n, t) for n, t in self.names_types if n != DELETED_FIELD]
         if key is not None and key not in [n for n, _ in self.names_types]:
             raise ImportRejected(f"key field {key!r} is not in {source.path.name}; its fields: "
                                  + ", ".join(n for n, _ in self.names_types))
@@ -90,14 +134,44 @@ class LayerReader:
         except Exception as exc:  # noqa: BLE001
             raise _gdal_error(self.source, exc) from None
 
-    def geometries(self, wkb: np.ndarray, first: int) -> tuple[np.ndarray, bool]:
-        """(WKB in CGCS2000, whether it differs from the input), after every check and repair."""
+    def points(self, block: np.ndarray, stats: ReadStats) -> np.ndarray | None:
+        """Fast path for 2-D points: checks and transform on the coordinates; None when a check fails (the
+        general path then names the problem) or a point is empty (NaN)."""
+        xy = np.ascontiguousarray(block[:, 5:]).view("<f8")
+        if not np.isfinite(xy).all():
+            return None
+        x, y = xy[:, 0], xy[:, 1]
+        if crs_mod.is_geographic(self.epsg) and ((np.abs(x) > 180).any() or (np.abs(y) > 90).any()):
+            return None
+        if self.epsg != crs_mod.STORAGE_SRID:
+            x, y = crs_mod.transform_xy(x, y, self.epsg)
+        west, south, east, north = conf.platform_extent()
+        if not (np.isfinite(x).all() and np.isfinite(y).all()) or (x < west).any() or (x > east).any() \
+                or (y < south).any() or (y > north).any():
+            return None
+        if self.epsg != crs_mod.STORAGE_SRID:
+            block = block.copy()
+            block[:, 5:] = np.column_stack([x, y]).astype("<f8").view(np.uint8).reshape(-1, 16)
+        stats.add_bounds(np.column_stack([x.min(), y.min(), x.max(), y.max()]))
+        stats.geometry_types[0] += len(block)
+        return block
+
+    def geometries(self, wkb: np.ndarray, first: int, stats: ReadStats) -> tuple[np.ndarray, bool]:
+        """(WKB in CGCS2000, whether it differs from the input), after every check and repair.
+
+        2-D points come back as an (n, 21) uint8 block (see :func:`.copy_binary.point_block`), everything else as bytes.
+        """
+        block = cb.point_block(wkb)
+        if block is not None:
+            points = self.points(block, stats)
+            if points is not None:
+                return points, points is not block
         source = shapely.from_wkb(wkb, on_invalid="ignore")
         geoms = source
         changed = False
         has_z = shapely.has_z(geoms)
         if has_z.any():
-            self.stats.z_dropped += int(has_z.sum())
+            stats.z_dropped += int(has_z.sum())
             geoms, source, changed = shapely.force_2d(geoms), shapely.force_2d(source), True
         crs_mod.check_source_coordinates(geoms, self.epsg, first)
         if self.epsg != crs_mod.STORAGE_SRID:
@@ -105,51 +179,136 @@ class LayerReader:
         present = ~shapely.is_missing(geoms)
         empty = present & shapely.is_empty(geoms)
         if empty.any():
-            self.stats.empty += int(empty.sum())
+            stats.empty += int(empty.sum())
             geoms, changed = np.where(empty, None, geoms), True
             present &= ~empty
         invalid = present & ~shapely.is_valid(geoms)
         if invalid.any():
-            self.stats.repaired += int(invalid.sum())
+            stats.repaired += int(invalid.sum())
             geoms = geoms.copy()
             geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
             changed = True
         crs_mod.check_extent(geoms, source, self.epsg, first)
-        self.stats.add_bounds(shapely.bounds(geoms))
+        stats.add_bounds(shapely.bounds(geoms))
         ids, counts = np.unique(shapely.get_type_id(geoms[present]), return_counts=True)
-        self.stats.geometry_types.update({int(i): int(c) for i, c in zip(ids, counts, strict=True)})
+        stats.geometry_types.update({int(i): int(c) for i, c in zip(ids, counts, strict=True)})
         return (shapely.to_wkb(geoms) if changed else wkb), changed
 
-    def chunks(self, fields: list[Field], prefix: list[str], chunk: int = CHUNK) -> Iterator[tuple[int, bytes]]:
-        """(feature count, COPY tuples) per chunk, columns in the order: ``prefix`` columns, geometry, fields.
+    def chunks(self, fields: list[Field], prefix: list[str], chunk: int = CHUNK,
+               current: CurrentRows | None = None) -> Iterator[tuple[int, bytes]]:
+        """(rows, COPY tuples) per chunk, columns in the order of :func:`copy_order`.
 
-        ``prefix`` names generated columns: "fid" numbers the rows from 1, "key" is the key field as text.
+        ``prefix`` names generated columns: "fid" numbers the rows from 1, "key" is the key field as
+        text, "hash" the row hash (:func:`.changes.row_hashes`). With ``current`` (a full-file update)
+        only rows that are new or differ from the current version are encoded. Rows marked in the
+        ``_deleted`` field of a change set are never encoded; their keys end up in ``self.deleted_keys``.
+
+        Chunks are read and encoded in ``conf.read_processes()`` forked processes when the file has
+        more than one chunk (PostgreSQL and the reading then overlap on more cores); the processes
+        are started here, in the caller's thread, and stopped when the iterator ends.
         """
-        skip = 0
+        job = (chunk, fields, prefix, copy_order(prefix, fields), schema_seed([(f.name, f.type) for f in fields]),
+               current)
+        self.stats, self.deleted_keys = ReadStats(), []
+        processes = conf.read_processes()
+        if processes > 1 and self.total > chunk:
+            global _JOB
+            _JOB = (self, job)
+            pool = multiprocessing.get_context("fork").Pool(min(processes, -(-self.total // chunk)))
+            return self._merge(pool.imap(_encode_job, range(0, self.total, chunk)), current, pool)
+        return self._merge(self._sequential(job), current, None)
+
+    def _sequential(self, job: tuple) -> Iterator[EncodedChunk]:
+        first = 0
         while True:
-            meta, _fids, wkb, values = self._read(skip, chunk)
-            n = len(wkb) if wkb is not None else 0
-            if n == 0:
-                break
-            wkb_out, _ = self.geometries(wkb, skip)
-            by_name = dict(zip((str(f) for f in meta["fields"]), values, strict=True))
-            columns = []
-            for name in prefix:
-                if name == "fid":
-                    columns.append(cb.int8(np.arange(skip + 1, skip + n + 1, dtype=np.int64)))
-                elif name == "key":
-                    keys = cb.text(by_name[self.key])
-                    if (keys.lengths < 0).any():
-                        row = int(np.flatnonzero(keys.lengths < 0)[0]) + skip + 1
-                        raise ImportRejected(f"feature {row} has no value in the key field {self.key!r}")
-                    columns.append(keys)
-            columns.append(cb.ewkb(wkb_out, crs_mod.STORAGE_SRID))
-            for f in fields:
-                columns.append(SQL_TYPES[f.type][1](by_name[f.name]))
-            self.stats.features += n
-            yield n, cb.encode_rows(columns)
-            skip += n
-            if n < chunk:
-                break
+            part = self.encode_chunk(first, *job)
+            yield part
+            if part.rows < job[0]:
+                return
+            first += part.rows
+
+    def _merge(self, parts: Iterator[EncodedChunk], current: CurrentRows | None, pool) -> Iterator[tuple[int, bytes]]:
+        try:
+            for part in parts:
+                self.stats.merge(part.stats)
+                self.deleted_keys.extend(part.deleted_keys)
+                if current is not None:
+                    current.mark_seen(part.seen, part.first + part.rows)
+                if part.rows:
+                    yield part.kept, part.data
+        finally:
+            if pool is not None:
+                pool.terminate()
         if self.stats.features == 0:
             raise ImportRejected(f"{self.source.path.name} has no features (0 rows)")
+
+    def encode_chunk(self, first: int, count: int, fields: list[Field], prefix: list[str],
+                     order: list[tuple[str, str]], seed, current: CurrentRows | None) -> EncodedChunk:
+        """Read ``count`` features from ``first``, check and repair them, and encode the rows to load."""
+        stats = ReadStats()
+        meta, _fids, wkb, values = self._read(first, count)
+        n = len(wkb) if wkb is not None else 0
+        if n == 0:
+            return EncodedChunk(first, 0, 0, b"", stats)
+        wkb_out, _ = self.geometries(wkb, first, stats)
+        by_name = dict(zip((str(f) for f in meta["fields"]), values, strict=True))
+        attributes = [by_name[f.name] for f in fields]
+        keys = hashes = seen = None
+        deleted_keys: list[str] = []
+        if self.key is not None:
+            keys = key_strings(by_name[self.key])
+            missing = pd.isna(by_name[self.key])
+            if missing.any():
+                row = int(np.flatnonzero(missing)[0]) + first + 1
+                raise ImportRejected(f"feature {row} has no value in the key field {self.key!r}")
+        if "hash" in prefix:
+            hashes = row_hashes(seed, keys, attributes, wkb_out)
+        rows = np.ones(n, bool)
+        if self.deleted_field is not None:
+            deleted = deleted_flags(by_name[self.deleted_field])
+            deleted_keys = list(keys[deleted])
+            rows &= ~deleted
+        if current is not None:
+            changed, seen = current.compare(keys, hashes)
+            rows &= changed
+        stats.features = n
+        if not rows.all():
+            wkb_out, attributes = wkb_out[rows], [a[rows] for a in attributes]
+            keys = None if keys is None else keys[rows]
+            hashes = None if hashes is None else hashes[rows]
+        by_column = dict(zip((f.column for f in fields), attributes, strict=True))
+        columns = []
+        for kind, column in order:
+            if kind == "fid":
+                columns.append(cb.int8(np.arange(first + 1, first + n + 1, dtype=np.int64)[rows]))
+            elif kind == "key":
+                columns.append(cb.text(keys))
+            elif kind == "hash":
+                columns.append(cb.int8(hashes))
+            elif kind == "geometry":
+                columns.append(cb.ewkb(wkb_out, crs_mod.STORAGE_SRID))
+            else:
+                columns.append(SQL_TYPES[kind][1](by_column[column]))
+        kept = int(rows.sum())
+        return EncodedChunk(first, n, kept, cb.encode_rows(columns) if kept else b"", stats, deleted_keys, seen)
+
+
+@dataclass
+class EncodedChunk:
+    """One chunk's COPY rows and what reading it found (merged in file order by :meth:`LayerReader.chunks`)."""
+
+    first: int
+    rows: int
+    kept: int
+    data: bytes
+    stats: ReadStats
+    deleted_keys: list[str] = field(default_factory=list)
+    seen: np.ndarray | None = None  # positions of the current version's keys met in this chunk
+
+
+_JOB: tuple | None = None  # (reader, job) for the forked reading processes
+
+
+def _encode_job(first: int) -> EncodedChunk:
+    reader, job = _JOB
+    return reader.encode_chunk(first, *job)

@@ -108,6 +108,11 @@ class Selection:
         self.order = ", ".join([*parts, "t.gp_fid"])
 
     @property
+    def unfiltered(self) -> bool:
+        """Only the version's rows are selected (no bbox, filter or property condition)."""
+        return len(self.where) == 1
+
+    @property
     def condition(self) -> str:
         return " AND ".join(self.where)
 

@@ -175,9 +175,11 @@ class ItemsView(LayersView):
             query["limit"] = str(limit)
             url = f"{base_url(request)}/collections/{slug}/items?{query.urlencode()}"
             links.append({"rel": "next", "type": GEOJSON, "href": url})
-        meta = json.dumps({"type": "FeatureCollection", "numberReturned": len(rows),
-                           "timeStamp": timezone.now().isoformat(timespec="seconds"), "links": links},
-                          ensure_ascii=False)
+        doc = {"type": "FeatureCollection", "numberReturned": len(rows)}
+        if sel.unfiltered:  # known without counting; a filtered count would cost a scan, so it is left out
+            doc["numberMatched"] = access.version.feature_count
+        doc.update({"timeStamp": timezone.now().isoformat(timespec="seconds"), "links": links})
+        meta = json.dumps(doc, ensure_ascii=False)
         head = meta[:-1] + ',"features":['
         body = (head + ",".join(rows) + "]}").encode()
         record_result(access.decision, rows=len(rows), bytes=len(body))
@@ -199,7 +201,11 @@ class ItemView(LayersView):
             row = cursor.fetchone()
         if row is None:
             raise EntryNotFound(f"{slug} has no feature {fid} in version {access.version.number}")
-        record_result(access.decision, rows=1, bytes=len(row[0]))
-        response = HttpResponse(row[0], content_type=GEOJSON)
+        collection = f"{base_url(request)}/collections/{slug}"
+        links = json.dumps([{"rel": "self", "type": GEOJSON, "href": request.build_absolute_uri()},
+                            {"rel": "collection", "type": "application/json", "href": collection}])
+        body = f'{row[0][:-1]},"links":{links}}}'.encode()
+        record_result(access.decision, rows=1, bytes=len(body))
+        response = HttpResponse(body, content_type=GEOJSON)
         response["Content-Crs"] = f"<{crs_uri(srid)}>"
         return response

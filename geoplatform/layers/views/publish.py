@@ -40,7 +40,10 @@ class VersionsView(LayersView):
                               "versions": [version_doc(v) for v in layer.versions.order_by("number")]})
 
     def post(self, request, slug: str):
-        """Multipart field ``file`` (+ title, key, crs, encoding, layer); Django streams it to a temp file."""
+        """Multipart field ``file`` (+ title, key, crs, encoding, layer, changes=true, delete_keys one per line).
+
+        Django streams the upload to a temp file.
+        """
         limit = conf.max_upload_bytes()
         if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
             return error(UploadTooLarge(f"upload larger than the limit of {limit // 2**20} MB"))
@@ -65,7 +68,10 @@ class VersionsView(LayersView):
             publish = PublishRequest(owner=owner, slug=slug, title=data.get("title", ""), key=data.get("key") or None,
                                      crs=data.get("crs") or None, encoding=data.get("encoding") or None,
                                      layer_name=data.get("layer") or None, source_name=path.name,
-                                     published_by=getattr(request.user, "label", ""))
+                                     published_by=getattr(request.user, "label", ""),
+                                     changes=str(data.get("changes", "")).lower() in ("1", "true", "yes"),
+                                     delete_keys=tuple(k.strip() for k in data.get("delete_keys", "").splitlines()
+                                                       if k.strip()))
             try:
                 version = publish_version(path, publish)
             except ImportRejected as exc:

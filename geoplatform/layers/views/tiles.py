@@ -31,6 +31,9 @@ def passthrough(request) -> str:
 class TileView(LayersView):
     accepts_token_parameter = True
 
+    def perform_authentication(self, request):
+        """Lazy: the catalog's tile path reuses a recent decision for the same credential without a key lookup."""
+
     def get(self, request, slug: str, z: int, x: int, y: int):
         check_tile(z, x, y)
         access = open_layer_for_tile(request, slug, at=request.query_params.get("at"))

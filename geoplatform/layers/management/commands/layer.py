@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from catalog.models import Department
+from geoplatform.layers.importing.changes import read_delete_keys
 from geoplatform.layers.importing.errors import ImportRejected
 from geoplatform.layers.models import Layer
 from geoplatform.layers.publish import PublishRequest, publish_version, restore_version
@@ -16,6 +17,9 @@ from geoplatform.layers.publish import PublishRequest, publish_version, restore_
 
 class Command(BaseCommand):
     help = "Publish a file as a new version of a shared layer, list its versions, or restore one."
+    # The system checks import every URLconf and view of the project (about half a second) and
+    # check nothing this command uses; `geoplatform manage check` runs them.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -28,6 +32,11 @@ class Command(BaseCommand):
         pub.add_argument("--crs", help="override the file's CRS, e.g. EPSG:4549")
         pub.add_argument("--encoding", help="text encoding of a Shapefile DBF or CSV, e.g. GBK")
         pub.add_argument("--layer", dest="layer_name", help="layer to read from a GeoPackage")
+        pub.add_argument("--changes", action="store_true",
+                         help="FILE holds only added and changed features (by --key); a _deleted column set to "
+                              "1/true marks features to remove")
+        pub.add_argument("--delete-keys", type=Path, metavar="KEYS_FILE",
+                         help="with --changes: a text file of keys to remove, one per line")
         pub.add_argument("--no-progress", action="store_true")
         hist = sub.add_parser("history", help="list the versions of layer SLUG")
         hist.add_argument("--name", required=True)
@@ -54,9 +63,13 @@ class Command(BaseCommand):
         owner = Department.objects.filter(code=opts["owner"]).first()
         if owner is None:
             raise CommandError(f"no department with code {opts['owner']!r} (geoplatform department list)")
+        if opts["delete_keys"] and not opts["changes"]:
+            raise CommandError("--delete-keys goes with --changes (a full file removes what it does not contain)")
+        delete_keys = tuple(read_delete_keys(opts["delete_keys"])) if opts["delete_keys"] else ()
         request = PublishRequest(owner=owner, slug=opts["name"], title=opts["title"], key=opts["key"],
                                  crs=opts["crs"], encoding=opts["encoding"], layer_name=opts["layer_name"],
-                                 published_by=f"cli:{owner.code}", source_name=path.name)
+                                 published_by=f"cli:{owner.code}", source_name=path.name,
+                                 changes=opts["changes"], delete_keys=delete_keys)
         bar = tqdm(unit=" features", unit_scale=True, disable=opts["no_progress"], file=self.stderr._out)
         try:
             version = publish_version(path, request, total=lambda n: bar.reset(total=n), progress=bar.update)
