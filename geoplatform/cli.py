@@ -23,6 +23,7 @@ VERBS = {
     "geocode": "geocode addresses: batch IN.csv --column C --out OUT.csv [--workers N], or one ADDRESS",
     "worker": "run background jobs (batch geocoding) from the database queue",
     "layer": "publish a file as a shared layer's new version, list its history, restore a version",
+    "imagery": "ingest a GeoTIFF as a year of an imagery collection (COG), or list the collections",
     "manage": "any other Django management command (e.g. createsuperuser, shell, check)",
 }
 

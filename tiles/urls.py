@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+"""/api/imagery/: the imagery collections a caller may discover (tiles are served under /tiles/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from tiles import views
+
+urlpatterns = [
+    path("", views.CollectionListView.as_view(), name="imagery-collections"),
+    path("<slug:slug>/", views.CollectionDetailView.as_view(), name="imagery-collection"),
+]

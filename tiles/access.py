@@ -1,0 +1,116 @@
+"""Who may have imagery tiles: the catalog's decision, asked from the FastAPI tile service.
+
+Capabilities and TileJSON requests authenticate the API key and ask the catalog (audited); the
+tile URLs they hand out carry a signed tile token (tiles.tokens), checked without the database.
+Tile requests with a plain API key go through the catalog's own tile path (decision reused a
+few seconds per credential, counted per day). The catalog works on Django requests, so a
+Starlette request is presented to it through :class:`CatalogRequest`.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+
+from catalog.access import Action, Decision, authorize, decide, request_principal
+from catalog.audit import count_tile, record_decision
+from catalog.auth import Principal
+from catalog.errors import AccessDenied, EntryNotFound, NotAuthenticated
+from catalog.models import Entry
+from tiles.registry import database_session
+from tiles.tokens import TileToken, is_tile_token, issue_tile_token, verify_tile_token
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+YEAR_RE = re.compile(r"^[12][0-9]{3}$")
+NO_CREDENTIALS = ("authentication required: use the tile URLs of the TileJSON or WMTS capabilities "
+                  "(they carry a tile token), or send 'Authorization: Bearer <key>' or ?token=<key>")
+
+
+class CatalogRequest:
+    """The parts of a Django request the catalog's access and audit code reads, from a Starlette request.
+
+    The ``token`` parameter is kept out of the audited path: it may be an API key.
+    """
+
+    def __init__(self, request: Request):
+        headers = request.headers
+        self.META = {"HTTP_AUTHORIZATION": headers.get("authorization"),
+                     "HTTP_X_FORWARDED_FOR": headers.get("x-forwarded-for", ""),
+                     "HTTP_X_REQUEST_ID": headers.get("x-request-id", ""),
+                     "REMOTE_ADDR": request.client.host if request.client else ""}
+        self.GET = dict(request.query_params)
+        shown = [(k, "…" if k == "token" else v) for k, v in request.query_params.multi_items()]
+        self.full_path = request.url.path + (f"?{urlencode(shown)}" if shown else "")
+
+    def get_full_path(self) -> str:
+        return self.full_path
+
+
+def dataset_key(collection: str, year: str) -> tuple[str, int]:
+    """A collection slug and a year, or 404: nothing else (a path, a URL) ever names a dataset."""
+    if not SLUG_RE.match(collection) or not YEAR_RE.match(year):
+        raise EntryNotFound(f"no imagery {collection!r}/{year!r}")
+    return collection, int(year)
+
+
+def tile_credential(request: Request) -> str | None:
+    """A tile token from ?token= or 'Bearer', if the request carries one (else None: an API key or nothing)."""
+    query = request.query_params.get("token")
+    if is_tile_token(query):
+        return query
+    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and is_tile_token(value.strip()) else None
+
+
+def authorize_tile(request: Request, slug: str) -> TileToken | Principal:
+    """Let a tile request through, or raise (401 no/forged/expired credential, 403 refused, 404 not listed).
+
+    A tile token is checked by its signature and expiry only; an API key by the catalog's tile path.
+    Both are counted per department, key, collection and day (catalog.audit.count_tile).
+    """
+    token = tile_credential(request)
+    if token is not None:
+        claims = verify_tile_token(token)
+        allowed = claims.slug == slug
+        with database_session():
+            count_tile(claims, slug, allowed)
+        if not allowed:
+            raise AccessDenied(f"this tile token was issued for {claims.slug}, not {slug}")
+        return claims
+    catalog_request = CatalogRequest(request)
+    if not catalog_request.META["HTTP_AUTHORIZATION"] and not catalog_request.GET.get("token"):
+        # refused here, not by the catalog, which would write an audit row for every anonymous tile
+        raise NotAuthenticated(NO_CREDENTIALS)
+    with database_session():
+        return authorize(catalog_request, slug, Action.READ, allow_query_token=True, tile=True).principal
+
+
+def _token_for(principal: Principal, slug: str) -> str:
+    key_id = principal.api_key.prefix if principal.api_key is not None else ""
+    return issue_tile_token(principal.department.code, key_id, slug)
+
+
+def authorize_collection(request: Request, slug: str) -> str:
+    """TileJSON: the catalog's audited READ decision on one collection, then a tile token for it."""
+    with database_session():
+        decision = authorize(CatalogRequest(request), slug, Action.READ, allow_query_token=True,
+                             purpose="imagery TileJSON")
+        return _token_for(decision.principal, slug)
+
+
+def readable_collections(request: Request) -> dict[str, str]:
+    """WMTS capabilities: every imagery collection the caller may read -> a tile token; one audit row each."""
+    catalog_request = CatalogRequest(request)
+    with database_session():
+        principal = request_principal(catalog_request, allow_query_token=True)
+        if principal is None:
+            raise NotAuthenticated(NO_CREDENTIALS)
+        tokens = {}
+        for entry in Entry.objects.filter(kind=Entry.Kind.IMAGERY).select_related("owner"):
+            decision: Decision = decide(principal, entry, Action.READ)
+            if decision.allowed:
+                record_decision(decision, catalog_request, purpose="WMTS GetCapabilities")
+                tokens[entry.slug] = _token_for(principal, entry.slug)
+        return tokens

@@ -1,0 +1,61 @@
+"""The imagery registry: one catalog entry (kind "imagery") per collection, one dataset per year.
+
+The database holds only the registry; the pixels are COG files under the imagery folder
+(``tiles.conf.imagery_dir``). The tile service resolves (collection slug, year) to a file
+through this table and nothing else, so no caller-supplied path or URL is ever opened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ImageryDataset(models.Model):
+    """One year of a collection: a validated COG, its footprint in CGCS2000 lon/lat and what a client needs."""
+
+    entry = models.ForeignKey("catalog.Entry", on_delete=models.PROTECT, related_name="imagery_datasets",
+                              verbose_name=_("collection"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    path = models.CharField(_("COG path (relative to the imagery folder)"), max_length=500)
+    west = models.FloatField()
+    south = models.FloatField()
+    east = models.FloatField()
+    north = models.FloatField()
+    crs = models.CharField(_("CRS of the COG"), max_length=200)
+    source_crs = models.CharField(_("CRS of the ingested file"), max_length=200)
+    resolution_x = models.FloatField(_("pixel width (CRS units)"))
+    resolution_y = models.FloatField(_("pixel height (CRS units)"))
+    band_count = models.PositiveSmallIntegerField(_("bands"))
+    dtype = models.CharField(max_length=16)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.BigIntegerField(_("file size"))
+    compression = models.CharField(max_length=16)
+    minzoom = models.PositiveSmallIntegerField()
+    maxzoom = models.PositiveSmallIntegerField()
+    source_name = models.CharField(_("ingested file"), max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entry__slug", "year"]
+        constraints = [models.UniqueConstraint(fields=["entry", "year"], name="imagery_one_dataset_per_year")]
+        verbose_name = _("imagery dataset")
+        verbose_name_plural = _("imagery datasets")
+
+    def __str__(self) -> str:
+        return f"{self.entry.slug}/{self.year}"
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (self.west, self.south, self.east, self.north)
+
+    @property
+    def tile_format(self) -> str:
+        """The format a client is offered by default: JPEG for 8-bit RGB (no transparency), PNG otherwise."""
+        return "jpg" if self.band_count == 3 and self.dtype == "uint8" and self.compression == "JPEG" else "png"
+
+    def file(self, root: Path) -> Path:
+        return root / self.path
