@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.access import Action, authorize
+from catalog.api.params import int_param
 from catalog.api.serializers import EntrySerializer
 from catalog.audit import audit_request
 from catalog.errors import InvalidRequest
@@ -22,18 +23,6 @@ MAX_PAGE = 200
 
 def base_url(request) -> str:
     return request.build_absolute_uri("/").rstrip("/")
-
-
-def _int(value: str | None, default: int, name: str, low: int, high: int) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be an integer") from None
-    if not low <= number <= high:
-        raise InvalidRequest(f"{name} must be between {low} and {high}")
-    return number
 
 
 def _since(text: str | None):
@@ -56,8 +45,8 @@ class CatalogSearchView(APIView):
                                 "offset", "limit")], responses=OpenApiTypes.OBJECT, operation_id="catalog_search")
     def get(self, request):
         p = request.query_params
-        offset = _int(p.get("offset"), 0, "offset", 0, 10**7)
-        limit = _int(p.get("limit"), 20, "limit", 1, MAX_PAGE)
+        offset = int_param(request, "offset", 0, 0, 10**7)
+        limit = int_param(request, "limit", 20, 1, MAX_PAGE)
         result = search_entries(request.user, q=p.get("q", ""), department=p.get("department", ""),
                                 kind=p.get("kind", ""), category=p.get("category", ""),
                                 sharing=p.get("sharing", ""), bbox=p.get("bbox", ""),
@@ -133,7 +122,7 @@ class UsageView(APIView):
 
         tile_counter.flush()
 
-        days = _int(request.query_params.get("days"), 7, "days", 1, 366)
+        days = int_param(request, "days", 7, 1, 366)
         since = timezone.now() - timedelta(days=days)
         principal = request.user
         events = AuditEvent.objects.filter(at__gte=since).exclude(entry="")

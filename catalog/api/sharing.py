@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import sharing
-from catalog.api.entries import _int
+from catalog.api.params import int_param
 from catalog.api.serializers import (
     ApplicationCreateSerializer,
     ApplicationSerializer,
@@ -175,8 +175,8 @@ class AuditListView(APIView):
             rows = rows.filter(entry=request.query_params["entry"])
         before = request.query_params.get("before")
         if before:
-            rows = rows.filter(id__lt=_int(before, 0, "before", 1, 2**62))
-        limit = _int(request.query_params.get("limit"), 100, "limit", 1, 1000)
+            rows = rows.filter(id__lt=int_param(request, "before", 0, 1, 2**62))
+        limit = int_param(request, "limit", 100, 1, 1000)
         page = list(rows.order_by("-id")[:limit])
         body = {"results": AuditEventSerializer(page, many=True).data}
         if len(page) == limit:

@@ -8,8 +8,6 @@ from django.http import HttpResponse
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from catalog.errors import InvalidRequest
-
 
 class LayersView(APIView):
     """Anonymous callers reach the view so that the catalog's ``authorize`` answers (401 with the reason)."""
@@ -22,14 +20,3 @@ def json_response(data: dict, status: int = 200, content_type: str = "applicatio
     return HttpResponse(json.dumps(data, ensure_ascii=False), status=status, content_type=content_type)
 
 
-def int_param(request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be an integer, not {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidRequest(f"{name} must be between {low} and {high}")
-    return value

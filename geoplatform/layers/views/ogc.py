@@ -9,12 +9,13 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from catalog.access import Action
+from catalog.api.params import int_param
 from catalog.audit import record_result
 from catalog.errors import EntryNotFound, InvalidRequest
 from geoplatform.layers import conf
 from geoplatform.layers.serving.access import LayerAccess, listable_layers, open_layer
 from geoplatform.layers.serving.features import CRS84, CRS_URIS, Selection, crs_uri, geojson_query, parse_crs
-from geoplatform.layers.views.base import LayersView, int_param, json_response
+from geoplatform.layers.views.base import LayersView, json_response
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
