@@ -172,3 +172,11 @@ GEOPLATFORM_TRUST_FORWARDED_FOR = _env_bool("GEOPLATFORM_TRUST_FORWARDED_FOR")
 GEOPLATFORM_TILE_DECISION_SECONDS = float(os.environ.get("GEOPLATFORM_TILE_DECISION_SECONDS", "2"))
 # Largest CSV accepted by the batch geocoding API.
 GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES = int(os.environ.get("GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES", str(1 << 30)))
+
+# One cache shared by every web process and machine (the per-key geocoding rate limit counts
+# there), kept in PostgreSQL so there is no other service to run; the table is created by the
+# jobs app's migrations.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "geoplatform_cache",
+                "OPTIONS": {"MAX_ENTRIES": 100_000}},
+}

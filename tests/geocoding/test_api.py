@@ -80,3 +80,17 @@ def test_rate_limited_per_key(client, loaded, auth, monkeypatch):
     monkeypatch.setattr("geoplatform.geocoding.views.PerKeyThrottle.get_rate", lambda self: "2/min")
     codes = [client.get("/api/geocode", {"q": "牛街5号"}, **auth).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+def test_rate_limit_counts_in_the_shared_database_cache(client, api_key, settings):
+    """Every web process and machine sees the same count: the throttle's history lives in PostgreSQL."""
+    from django.db import connection
+
+    _key, raw = api_key
+    client.get("/api/geocode", {"q": "美术馆后街1号"}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM geoplatform_cache WHERE cache_key LIKE %s", ["%throttle_geocode_%"])
+        assert cursor.fetchone()[0] == 1
+    from django.core.cache import caches
+
+    assert caches["default"].__class__.__name__ == "DatabaseCache"
