@@ -11,26 +11,17 @@ every page (a COUNT(*) over the table); ours knows the count of an unfiltered pa
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
-from pathlib import Path
 
 import tiles_vector_servers as bench
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("/tmp/layers_bench"))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="processes of each server (the same for both)")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser = bench.peer_parser(__doc__)
     parser.add_argument("--pages", type=int, default=300)
-    parser.add_argument("--max-seconds", type=float, default=120, help="bound of each pass")
     args = parser.parse_args()
-    url = bench.database_url()
-    table = bench.ensure_layer(url, args.data)
-    key = bench.api_key()
+    url, table, key = bench.prepare(args)
     offsets = [random.Random(3).randrange(0, 100) * 1000 for _ in range(args.pages)]
     props = ",".join(f"a{i}" for i in range(1, 11))
     targets = {

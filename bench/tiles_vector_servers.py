@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -41,6 +42,23 @@ sock.bind(("127.0.0.1", int(sys.argv[1])))
 sock.listen(2048)
 uvicorn.Server(uvicorn.Config("tipg.main:app", log_level="warning")).run(sockets=[sock])
 """
+
+
+def peer_parser(description: str) -> argparse.ArgumentParser:
+    """The options every ours-vs-tipg script shares."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/layers_bench"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="processes of each server (the same for both)")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--max-seconds", type=float, default=120, help="bound of each pass")
+    return parser
+
+
+def prepare(args: argparse.Namespace) -> tuple[str, str, str]:
+    """(database URL, benchmark table, API key), creating the layer and key on first use."""
+    url = database_url()
+    return url, ensure_layer(url, args.data), api_key()
 
 
 def database_url() -> str:

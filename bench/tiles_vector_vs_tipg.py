@@ -12,11 +12,9 @@ and use a 64-pixel buffer; tipg is asked for the same ten attributes. Prints til
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import statistics
-from pathlib import Path
 
 import tiles_vector_servers as bench
 
@@ -52,16 +50,9 @@ def tile_list(per_zoom: int = 120, seed: int = 5) -> list[tuple[int, int, int]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("/tmp/layers_bench"))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="processes of each server (the same for both)")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--max-seconds", type=float, default=120, help="bound of each pass")
+    parser = bench.peer_parser(__doc__)
     args = parser.parse_args()
-    url = bench.database_url()
-    table = bench.ensure_layer(url, args.data)
-    key = bench.api_key()
+    url, table, key = bench.prepare(args)
     tiles = tile_list()
     print(f"{len(tiles)} tiles z10-z14 ({', '.join(f'z{z}: {sum(t[0] == z for t in tiles)}' for z in range(10, 15))}),"
           f" {args.concurrency} clients, {args.workers} processes per server", flush=True)
