@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+import pyarrow as pa
 import pyogrio
 import pytest
 import shapely
@@ -54,6 +55,29 @@ def test_point_fast_path_gives_the_same_ewkb_as_the_general_path():
     general = cb.ewkb(wkb, 4490)
     assert bytes(fast.data) == bytes(general.data) == _ewkb(wkb[0]) + _ewkb(wkb[1])
     assert cb.point_block(np.array([wkb[0], None], dtype=object)) is None
+
+
+def test_arrow_strings_encode_like_python_strings_and_fall_back_when_they_must():
+    values = ["甲乙", None, "", "longer text", "ü"]
+    arrow = pa.array(values, pa.string())
+    fast = cb.text_arrow(arrow)
+    slow = cb.text(np.array(values, dtype=object))
+    assert fast is not None
+    assert fast.lengths.tolist() == slow.lengths.tolist() == [6, -1, 0, 11, 2]
+    assert bytes(fast.data) == bytes(slow.data)
+    sliced = pa.chunked_array([arrow.slice(1), pa.array(["x"])])  # offsets not starting at 0, several chunks
+    assert bytes(cb.text_arrow(sliced).data) == "longer textüx".encode()
+    assert cb.text_arrow(pa.array(["a\x00b"])) is None  # NUL: text() drops it, PostgreSQL refuses it
+    assert cb.text_arrow(pa.array([1, 2])) is None  # not strings: text() writes their str()
+
+
+def test_arrow_point_block_is_the_python_point_block():
+    wkb = shapely.to_wkb(shapely.points([(116.3, 39.9), (116.4, 39.95), (1.5, 2.5)]))
+    arrow = pa.array(list(wkb), pa.binary())
+    assert np.array_equal(cb.point_block_arrow(arrow.slice(1)), cb.point_block(wkb[1:]))
+    assert cb.point_block_arrow(pa.array([wkb[0], None], pa.binary())) is None
+    line = shapely.to_wkb(shapely.LineString([(0, 0), (1, 1)]))
+    assert cb.point_block_arrow(pa.array([wkb[0], line], pa.binary())) is None
 
 
 def seven_points(path):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 TRAILER = b"\xff\xff"
@@ -98,6 +100,50 @@ def text(values: np.ndarray) -> EncodedColumn:
     return EncodedColumn(lengths, np.delete(buf, seps))
 
 
+def text_arrow(values: pa.Array | pa.ChunkedArray) -> EncodedColumn | None:
+    """Arrow strings straight from their buffers (no Python object per value); None when :func:`text` must
+    handle them instead (not a string type, NUL characters, NULLs holding bytes)."""
+    array = _one_array(values)
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    n = len(array)
+    width = 8 if pa.types.is_large_string(array.type) else 4
+    _validity, offsets_buf, data_buf = array.buffers()
+    offsets = np.frombuffer(offsets_buf, f"<i{width}", n + 1, array.offset * width).astype(np.int64)
+    lengths = np.diff(offsets)
+    data = np.frombuffer(data_buf, np.uint8, int(offsets[n] - offsets[0]), int(offsets[0])) if data_buf else \
+        np.zeros(0, np.uint8)
+    if array.null_count:
+        nulls = array.is_null().to_numpy(zero_copy_only=False)
+        if lengths[nulls].any():
+            return None
+        lengths[nulls] = -1
+    if len(data) and not data.all():  # a NUL character: PostgreSQL refuses it; text() drops it
+        return None
+    return EncodedColumn(lengths, data)
+
+
+def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
+
+
+def point_block_arrow(values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """Like :func:`point_block`, from an Arrow binary array of WKB without copying each value."""
+    array = _one_array(values)
+    if len(array) == 0 or array.null_count or not pa.types.is_binary(array.type):
+        return None
+    n = len(array)
+    offsets = np.frombuffer(array.buffers()[1], "<i4", n + 1, array.offset * 4)
+    if (np.diff(offsets) != POINT_WKB).any():
+        return None
+    block = np.frombuffer(array.buffers()[2], np.uint8, n * POINT_WKB, int(offsets[0])).reshape(n, POINT_WKB)
+    if (block[:, 0] != 1).any() or (np.ascontiguousarray(block[:, 1:5]).view("<u4").ravel() != 1).any():
+        return None
+    return block
+
+
 POINT_WKB = 21  # byte order, type 1 (2-D point), x, y
 
 
@@ -161,45 +207,51 @@ def ewkb(wkb: np.ndarray, srid: int) -> EncodedColumn:
 def encode_rows(columns: list[EncodedColumn]) -> bytes:
     """The COPY BINARY tuples of one chunk (without the file header and trailer).
 
-    Rows are laid out in a 2-D buffer as wide as the longest row, then the padding is dropped. A
-    fixed-size column without NULLs that only follows such columns sits at the same offset in every
-    row and is copied as one block; the others are scattered value by value. Put fixed-size columns
-    first (:func:`fixed_first`) so that most of a row is copied as blocks.
+    Leading fixed-size columns without NULLs are laid out with numpy as one (rows, width) block;
+    every other column becomes two Arrow arrays (its 4-byte lengths and its values), and Arrow's
+    element-wise join concatenates the pieces of each row in C++: no per-byte index arithmetic.
+    Put fixed-size columns first (:func:`fixed_first`) so that most of a row is one block.
     """
     n = len(columns[0].lengths)
     if n == 0:
         return b""
-    k = len(columns)
-    lengths = np.stack([c.lengths for c in columns], axis=1)
-    sizes = 4 + np.maximum(lengths, 0)
-    row_sizes = 2 + sizes.sum(axis=1)
-    width = int(row_sizes.max())
-    out = np.empty((n, width), np.uint8)
-    flat = out.reshape(-1)
-    out[:, :2] = np.frombuffer(k.to_bytes(2, "big"), np.uint8)
-    starts = 2 + np.cumsum(sizes, axis=1) - sizes
-    row_base = np.arange(n, dtype=np.int64) * width
-    aligned = True  # every column so far had the same size in every row
+    pieces = [np.broadcast_to(np.frombuffer(len(columns).to_bytes(2, "big"), np.uint8), (n, 2))]
+    rest = []
     for j, column in enumerate(columns):
-        present = lengths[:, j] >= 0
-        complete = bool(present.all())
-        if aligned and column.width and complete:
-            at = int(starts[0, j])
-            out[:, at:at + 4] = np.frombuffer(column.width.to_bytes(4, "big"), np.uint8)
-            out[:, at + 4:at + 4 + column.width] = column.data.reshape(n, column.width)
-            continue
-        aligned = False
-        field_at = row_base + starts[:, j]
-        flat[field_at[:, None] + np.arange(4)] = lengths[:, j].astype(">i4").view(np.uint8).reshape(n, 4)
-        dest = field_at + 4 if complete else field_at[present] + 4
-        if column.width:
-            flat[dest[:, None] + np.arange(column.width)] = column.data.reshape(-1, column.width)
-            continue
-        value_len = lengths[present, j] if not complete else lengths[:, j]
-        src_start = np.zeros(len(value_len), np.int64)
-        np.cumsum(value_len[:-1], out=src_start[1:])
-        flat[np.repeat(dest - src_start, value_len) + np.arange(len(column.data), dtype=np.int64)] = column.data
-    return out[np.arange(width) < row_sizes[:, None]].tobytes()
+        if not (column.width and (column.lengths >= 0).all()):
+            rest = columns[j:]
+            break
+        pieces.append(np.broadcast_to(np.frombuffer(column.width.to_bytes(4, "big"), np.uint8), (n, 4)))
+        pieces.append(column.data.reshape(n, column.width))
+    block = np.hstack(pieces)
+    if not rest:
+        return block.tobytes()
+    parts = [_fixed_binary(block)]
+    for column in rest:
+        parts.append(_fixed_binary(column.lengths.astype(">i4").view(np.uint8).reshape(n, 4)))
+        parts.append(_values_binary(column))
+    joined = pc.binary_join_element_wise(*parts, _EMPTY)
+    offsets = np.frombuffer(joined.buffers()[1], np.int64, n + 1, joined.offset * 8)
+    return memoryview(joined.buffers()[2])[offsets[0]:offsets[n]].tobytes()
+
+
+_EMPTY = pa.scalar(b"", pa.large_binary())
+
+
+def _fixed_binary(block: np.ndarray) -> pa.Array:
+    """An (n, width) uint8 block as n binary values of ``width`` bytes."""
+    n, width = block.shape
+    data = pa.py_buffer(np.ascontiguousarray(block))
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, data]).cast(pa.large_binary())
+
+
+def _values_binary(column: EncodedColumn) -> pa.Array:
+    """A column's values as binary (NULLs as empty values: their length field already says -1)."""
+    n = len(column.lengths)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(np.maximum(column.lengths, 0), out=offsets[1:])
+    data = np.ascontiguousarray(column.data)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def fixed_first(items: list, fixed: list[bool]) -> list:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 
@@ -127,11 +128,20 @@ class LayerReader:
                                  + ", ".join(n for n, _ in self.names_types))
         self.stats = ReadStats()
 
-    def _read(self, skip: int, count: int):
+    def _batches(self, chunk: int) -> Iterator[tuple[int, dict, pa.RecordBatch]]:
+        """(first feature, metadata, batch) for each ``chunk`` features, streamed in file order by GDAL's columnar
+        reader: no Python object per value, strings and WKB stay in Arrow buffers until something needs them."""
+        first = 0
         try:
-            return pyogrio.raw.read(self.source.path, layer=self.source.layer, encoding=self.source.encoding,
-                                    skip_features=skip, max_features=count, **self.source.options)
-        except Exception as exc:  # noqa: BLE001
+            with pyogrio.raw.open_arrow(self.source.path, layer=self.source.layer, encoding=self.source.encoding,
+                                        batch_size=chunk, use_pyarrow=True, **self.source.options) as (meta, stream):
+                for batch in stream:
+                    if batch.num_rows:
+                        yield first, meta, batch
+                        first += batch.num_rows
+        except ImportRejected:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pyogrio raises DataSourceError, DataLayerError, ...
             raise _gdal_error(self.source, exc) from None
 
     def points(self, block: np.ndarray, stats: ReadStats) -> np.ndarray | None:
@@ -161,11 +171,13 @@ class LayerReader:
 
         2-D points come back as an (n, 21) uint8 block (see :func:`.copy_binary.point_block`), everything else as bytes.
         """
-        block = cb.point_block(wkb)
+        block = wkb if wkb.ndim == 2 else cb.point_block(wkb)
         if block is not None:
             points = self.points(block, stats)
             if points is not None:
                 return points, points is not block
+        if wkb.ndim == 2:  # a point block that failed a check: the general path names the problem
+            wkb = np.array([bytes(row) for row in wkb], dtype=object)
         source = shapely.from_wkb(wkb, on_invalid="ignore")
         geoms = source
         changed = False
@@ -203,29 +215,19 @@ class LayerReader:
         only rows that are new or differ from the current version are encoded. Rows marked in the
         ``_deleted`` field of a change set are never encoded; their keys end up in ``self.deleted_keys``.
 
-        Chunks are read and encoded in ``conf.read_processes()`` forked processes when the file has
-        more than one chunk (PostgreSQL and the reading then overlap on more cores); the processes
-        are started here, in the caller's thread, and stopped when the iterator ends.
+        The file is streamed once, in order; when it has more than one chunk the batches are encoded in
+        ``conf.read_processes()`` forked processes (PostgreSQL and the encoding then overlap on more
+        cores); the processes are started here, in the caller's thread, and stopped when the iterator ends.
         """
-        job = (chunk, fields, prefix, copy_order(prefix, fields), schema_seed([(f.name, f.type) for f in fields]),
-               current)
+        job = (fields, prefix, copy_order(prefix, fields), schema_seed([(f.name, f.type) for f in fields]), current)
         self.stats, self.deleted_keys = ReadStats(), []
         processes = conf.read_processes()
         if processes > 1 and self.total > chunk:
             global _JOB
             _JOB = (self, job)
             pool = multiprocessing.get_context("fork").Pool(min(processes, -(-self.total // chunk)))
-            return self._merge(pool.imap(_encode_job, range(0, self.total, chunk)), current, pool)
-        return self._merge(self._sequential(job), current, None)
-
-    def _sequential(self, job: tuple) -> Iterator[EncodedChunk]:
-        first = 0
-        while True:
-            part = self.encode_chunk(first, *job)
-            yield part
-            if part.rows < job[0]:
-                return
-            first += part.rows
+            return self._merge(pool.imap(_encode_job, self._batches(chunk)), current, pool)
+        return self._merge((self.encode_chunk(*batch, *job) for batch in self._batches(chunk)), current, None)
 
     def _merge(self, parts: Iterator[EncodedChunk], current: CurrentRows | None, pool) -> Iterator[tuple[int, bytes]]:
         try:
@@ -242,17 +244,19 @@ class LayerReader:
         if self.stats.features == 0:
             raise ImportRejected(f"{self.source.path.name} has no features (0 rows)")
 
-    def encode_chunk(self, first: int, count: int, fields: list[Field], prefix: list[str],
+    def encode_chunk(self, first: int, meta: dict, table: pa.RecordBatch, fields: list[Field], prefix: list[str],
                      order: list[tuple[str, str]], seed, current: CurrentRows | None) -> EncodedChunk:
-        """Read ``count`` features from ``first``, check and repair them, and encode the rows to load."""
+        """Check and repair the features of one batch (the first is feature ``first``), and encode the rows to load."""
         stats = ReadStats()
-        meta, _fids, wkb, values = self._read(first, count)
-        n = len(wkb) if wkb is not None else 0
+        n = table.num_rows
         if n == 0:
             return EncodedChunk(first, 0, 0, b"", stats)
-        wkb_out, _ = self.geometries(wkb, first, stats)
-        by_name = dict(zip((str(f) for f in meta["fields"]), values, strict=True))
-        attributes = [by_name[f.name] for f in fields]
+        geometry = table.column(meta.get("geometry_name") or "wkb_geometry")
+        wkb = cb.point_block_arrow(geometry)
+        wkb_out, _ = self.geometries(wkb if wkb is not None else geometry.to_numpy(zero_copy_only=False),
+                                     first, stats)
+        columns_by_name = {str(f): table.column(str(f)) for f in meta["fields"]}
+        by_name = _NumpyColumns(columns_by_name)
         keys = hashes = seen = None
         deleted_keys: list[str] = []
         if self.key is not None:
@@ -262,7 +266,7 @@ class LayerReader:
                 row = int(np.flatnonzero(missing)[0]) + first + 1
                 raise ImportRejected(f"feature {row} has no value in the key field {self.key!r}")
         if "hash" in prefix:
-            hashes = row_hashes(seed, keys, attributes, wkb_out)
+            hashes = row_hashes(seed, keys, [by_name[f.name] for f in fields], wkb_out)
         rows = np.ones(n, bool)
         if self.deleted_field is not None:
             deleted = deleted_flags(by_name[self.deleted_field])
@@ -272,11 +276,13 @@ class LayerReader:
             changed, seen = current.compare(keys, hashes)
             rows &= changed
         stats.features = n
-        if not rows.all():
-            wkb_out, attributes = wkb_out[rows], [a[rows] for a in attributes]
+        every = bool(rows.all())
+        if not every:
+            wkb_out = wkb_out[rows]
             keys = None if keys is None else keys[rows]
             hashes = None if hashes is None else hashes[rows]
-        by_column = dict(zip((f.column for f in fields), attributes, strict=True))
+            kept_rows = pa.array(rows)
+        by_column = {f.column: f.name for f in fields}
         columns = []
         for kind, column in order:
             if kind == "fid":
@@ -288,7 +294,15 @@ class LayerReader:
             elif kind == "geometry":
                 columns.append(cb.ewkb(wkb_out, crs_mod.STORAGE_SRID))
             else:
-                columns.append(SQL_TYPES[kind][1](by_column[column]))
+                name = by_column[column]
+                encoded = None
+                if kind == "text":
+                    arrow = columns_by_name[name]
+                    encoded = cb.text_arrow(arrow if every else arrow.filter(kept_rows))
+                if encoded is None:
+                    values = by_name[name]
+                    encoded = SQL_TYPES[kind][1](values if every else values[rows])
+                columns.append(encoded)
         kept = int(rows.sum())
         return EncodedChunk(first, n, kept, cb.encode_rows(columns) if kept else b"", stats, deleted_keys, seen)
 
@@ -306,9 +320,27 @@ class EncodedChunk:
     seen: np.ndarray | None = None  # positions of the current version's keys met in this chunk
 
 
+class _NumpyColumns(dict):
+    """Arrow columns converted on first use to the numpy arrays pyogrio's row reader gives (strings as objects,
+    integers with NULLs as floats with NaN, booleans with NULLs as 1.0/0.0/NaN), so that row hashes do
+    not depend on the reader."""
+
+    def __init__(self, arrow: dict[str, pa.ChunkedArray]):
+        super().__init__()
+        self.arrow = arrow
+
+    def __missing__(self, name: str) -> np.ndarray:
+        column = self.arrow[name]
+        if pa.types.is_boolean(column.type) and column.null_count:
+            column = column.cast(pa.float64())
+        values = column.to_numpy(zero_copy_only=False)
+        self[name] = values
+        return values
+
+
 _JOB: tuple | None = None  # (reader, job) for the forked reading processes
 
 
-def _encode_job(first: int) -> EncodedChunk:
+def _encode_job(batch: tuple[int, dict, pa.RecordBatch]) -> EncodedChunk:
     reader, job = _JOB
-    return reader.encode_chunk(first, *job)
+    return reader.encode_chunk(*batch, *job)
