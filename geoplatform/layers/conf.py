@@ -36,11 +36,14 @@ def max_unzipped_bytes() -> int:
                         lambda s: int(float(s) * 2**20)))
 
 
-def read_processes() -> int:
-    """Processes reading and encoding a large upload (GEOPLATFORM_LAYERS_READ_PROCESSES, default: the cores, at
-    most 2; 1 reads in the publishing process)."""
-    return int(_setting("LAYERS_READ_PROCESSES", "GEOPLATFORM_LAYERS_READ_PROCESSES", min(2, os.cpu_count() or 1),
-                        int))
+def read_processes(geometry_type: str | None = None) -> int:
+    """Processes encoding a large upload (GEOPLATFORM_LAYERS_READ_PROCESSES). Default: 1 for 2-D points, whose
+    encoding costs less than PostgreSQL's COPY of them (handing batches to other processes would only add
+    copying), else the cores, at most 2 (shapely's checks and repairs of lines and polygons then run in parallel)."""
+    configured = _setting("LAYERS_READ_PROCESSES", "GEOPLATFORM_LAYERS_READ_PROCESSES", None, int)
+    if configured is not None:
+        return max(1, int(configured))
+    return 1 if geometry_type == "Point" else min(2, os.cpu_count() or 1)
 
 
 MAX_ZIP_RATIO = 200  # a zip member expanding more than this is treated as a zip bomb

@@ -34,7 +34,7 @@ from geoplatform.layers.importing.errors import ImportRejected
 from geoplatform.layers.importing.schema import SQL_TYPES, Field, sql_type
 from geoplatform.layers.importing.sources import Source
 
-CHUNK = 100_000
+CHUNK = 32_768  # features per batch: small enough for reading, encoding and COPY to overlap well
 PREFIX_COLUMNS = {"fid": "gp_fid", "key": "gp_key", "hash": "gp_hash"}
 _FIXED_SIZE = {"fid", "hash", "integer", "bigint", "double precision", "boolean", "date", "timestamp"}
 
@@ -100,6 +100,7 @@ class LayerReader:
                     if source.driver == "CSV" else "")
             raise ImportRejected(f"{source.path.name} has no geometry column{hint}")
         self.total = int(info.get("features", -1))
+        self.geometry_type = str(info["geometry_type"])
         if self.total == 0:
             raise ImportRejected(f"{source.path.name} has no features (0 rows)")
         if crs_override:
@@ -221,7 +222,7 @@ class LayerReader:
         """
         job = (fields, prefix, copy_order(prefix, fields), schema_seed([(f.name, f.type) for f in fields]), current)
         self.stats, self.deleted_keys = ReadStats(), []
-        processes = conf.read_processes()
+        processes = conf.read_processes(self.geometry_type)
         if processes > 1 and self.total > chunk:
             global _JOB
             _JOB = (self, job)
