@@ -115,9 +115,10 @@ def _load(reader: LayerReader, request: PublishRequest, layer: Layer | None, fie
             layer = Layer.objects.select_for_update().get(pk=layer.pk)
             number = layer.current_version + 1
             current_version = layer.versions.get(number=layer.current_version)
+            closed = None
             if keyed:
-                diff, geometry_type, promoted = _apply_keyed(cursor, reader, request, layer, number, fields,
-                                                             current_version, progress)
+                diff, closed, geometry_type, promoted = _apply_keyed(cursor, reader, request, layer, number, fields,
+                                                                     current_version, progress)
             else:
                 storage.create_stage(cursor, layer.table, fields)
                 storage.copy_chunks(cursor, storage.STAGE, [c for _, c in copy_order([], fields)],
@@ -127,8 +128,8 @@ def _load(reader: LayerReader, request: PublishRequest, layer: Layer | None, fie
                 diff = storage.apply_replace(cursor, layer.table, number, fields)
             if request.changes or request.delete_keys:
                 count = current_version.feature_count + diff["added"] - diff["removed"]
-                extent = storage.extent_after_change(cursor, layer.table, number, current_version.extent,
-                                                     reader.stats.bounds)
+                extent = storage.extent_after_change(cursor, layer.table, current_version.extent,
+                                                     reader.stats.bounds, closed)
             else:  # the file is the whole new version
                 count, extent = reader.stats.features, reader.stats.bounds
             layer.key_field = reader.key or ""
@@ -163,8 +164,9 @@ def _check_change_set(layer: Layer | None, key: str | None) -> None:
 
 
 def _apply_keyed(cursor, reader: LayerReader, request: PublishRequest, layer: Layer, number: int,
-                 fields: list[Field], current_version: LayerVersion, progress) -> tuple[dict, str, int]:
-    """Stage only what changes (new or changed rows, removed keys), then apply it: (diff, geometry type, promoted)."""
+                 fields: list[Field], current_version: LayerVersion, progress) -> tuple[dict, list | None, str, int]:
+    """Stage only what changes (new or changed rows, removed keys), then apply it: (diff, bounds of the closed
+    rows, geometry type, promoted)."""
     storage.create_stage(cursor, layer.table, fields)
     change_set = bool(request.changes or request.delete_keys)
     first_keyed = not layer.key_field
@@ -178,13 +180,13 @@ def _apply_keyed(cursor, reader: LayerReader, request: PublishRequest, layer: La
     if change_set:
         types = _types_with_layer(types, current_version.geometry_type)
     geometry_type, promoted = storage.unify_multi(cursor, storage.STAGE, "true", types)
-    diff = storage.apply_keyed(cursor, layer.table, number, fields, replace_all=first_keyed)
+    diff, closed = storage.apply_keyed(cursor, layer.table, number, fields, replace_all=first_keyed)
     if first_keyed:  # index the new keys for the next diff
         storage.unique_current_keys(cursor, layer.table)
     elif promoted and geometry_type != current_version.geometry_type:
         # unchanged rows were not staged: give them the multi type too (the same shapes, re-typed in place)
         promoted += storage.unify_multi(cursor, layer.table, "gp_vto IS NULL", types)[1]
-    return diff, geometry_type, promoted
+    return diff, closed, geometry_type, promoted
 
 
 def _types_with_layer(types: dict[int, int], layer_type: str) -> dict[int, int]:

@@ -89,6 +89,18 @@ def test_change_set_with_deleted_column(published, publish, tmp_path):
     assert v2.extent == pytest.approx([116.3, 39.9, 116.45, 39.97])  # A3 on the old edge was removed: recomputed
 
 
+def test_closing_rows_adds_no_index_entries(published, publish, tmp_path):
+    """Closing a row only sets gp_vto, which no index covers: PostgreSQL can do it as a heap-only (HOT) update,
+    so a small change does not grow the layer's GiST and key indexes by the rows it closes."""
+    path = change_set(tmp_path / "c.gpkg", codes=["A1", "A2"], names=["甲公司改", "乙公司改"], deleted=[0, 1])
+    publish(path, changes=True)
+    name = published.layer.table.split(".")[1]
+    with connection.cursor() as cursor:  # counters of this (test) transaction
+        cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE schemaname = 'layer_data' "
+                       "AND relname = %s", [name])
+        assert cursor.fetchone() == (2, 2)
+
+
 def test_unchanged_rows_in_a_change_set_are_left_alone(published, publish, tmp_path):
     again = change_set(tmp_path / "same.gpkg", codes=["A1"], names=["甲公司"], points=[(116.3, 39.9)])
     v2 = publish(again, changes=True)
