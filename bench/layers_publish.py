@@ -4,8 +4,10 @@ Each round, A/B alternating: ogr2ogr loads points.gpkg into a fresh table (PK + 
 fresh keyed layer (PK, GiST, unique key index); then the monthly update (1% of rows changed) is published
 onto that layer twice over, as the whole file (points_update.gpkg: rows compared by hash, only changes
 staged) and as a change set (points_changes.gpkg with --changes: only the changed rows and _deleted keys;
-applied to a second copy of the layer so both updates start from the same version). Prints medians and
-ratios. Needs DATABASE_URL pointing at a scratch database (it creates tables and catalog rows there); the
+applied to a second copy of the layer so both updates start from the same version). Then the same full
+publish and change set through the HTTP API of a running `geoplatform serve` (curl uploads the files), where
+neither pays the command line's start-up (~0.8 s: Python, Django, numpy/pandas/pyarrow imports), which alone
+is more than 10% of a full publish. Prints medians and ratios. Needs DATABASE_URL pointing at a scratch database (it creates tables and catalog rows there); the
 data comes from bench/layers_data.py.
 
     DATABASE_URL=postgresql://postgres@%2F...%2Frun:5432/gp_layers_bench timeout 1200 python bench/layers_publish.py
@@ -17,12 +19,13 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import psycopg
 
-SLUGS = ("bench-points", "bench-points-changes")
+SLUGS = ("bench-points", "bench-points-changes", "bench-points-api")
 
 
 def timed(cmd: list[str], env: dict | None = None) -> float:
@@ -50,6 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("/tmp/layers_bench"))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--api-rounds", type=int, help="rounds over HTTP (default: --rounds; 0 skips them)")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     if not (args.data / "points_changes.gpkg").exists():
@@ -77,6 +81,7 @@ def main() -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         diffs = conn.execute("SELECT l.slug, v.report->'diff' FROM layers_layerversion v JOIN layers_layer l "
                              "ON l.id = v.layer_id WHERE v.number = 2 AND l.slug = ANY(%s) ORDER BY 1", [list(SLUGS)]).fetchall()
+    api = over_http(url, args.data, args.rounds if args.api_rounds is None else args.api_rounds)
     drop_bench_layers(url)
     p, o = statistics.median(peer), statistics.median(ours)
     fu, cu = statistics.median(full_updates), statistics.median(change_updates)
@@ -85,6 +90,41 @@ def main() -> None:
           f"ratio of medians of pairs {statistics.median(a / b for a, b in zip(ours, peer, strict=True)):.2f}")
     print(f"monthly update, 1% changed: whole file {fu:.2f}s = {fu / o:.0%} of a full publish; "
           f"change set {cu:.2f}s = {cu / o:.0%} (target <= 10%)")
+    if api:
+        full, changes = statistics.median(api[0]), statistics.median(api[1])
+        print(f"over HTTP: full publish {full:.2f}s, change set {changes:.2f}s = {changes / full:.1%} of a full publish "
+              f"(target <= 10%); ratio of medians of pairs "
+              f"{statistics.median(c / f for f, c in zip(*api, strict=True)):.1%}")
+
+
+def over_http(url: str, data: Path, rounds: int) -> tuple[list[float], list[float]] | None:
+    """(full publish times, change set times) through POST /api/layers/SLUG/versions on our server."""
+    if rounds <= 0:
+        return None
+    sys.path.insert(0, str(Path(__file__).parent))
+    import tiles_vector_servers as servers
+
+    key = servers.api_key()
+    server = servers.start_ours(url, 1)
+    full, changes = [], []
+    try:
+        server.wait_ready("/healthz", {})
+        for i in range(rounds):
+            drop_bench_layers(url)
+            full.append(post(server.base, key, data / "points.gpkg", "key=code"))
+            changes.append(post(server.base, key, data / "points_changes.gpkg", "changes=true"))
+            print(f"over HTTP, round {i + 1}: full publish {full[-1]:.2f}s  change set {changes[-1]:.2f}s "
+                  f"({changes[-1] / full[-1]:.1%})", flush=True)
+    finally:
+        server.stop()
+    return full, changes
+
+
+def post(base: str, key: str, path: Path, field: str) -> float:
+    """Seconds for curl to upload ``path`` as a new version of the API layer and get the 201 back."""
+    cmd = ["curl", "-sS", "--fail-with-body", "-o", "/dev/null", "-H", f"Authorization: Bearer {key}",
+           "-F", f"file=@{path}", "-F", field, f"{base}/api/layers/{SLUGS[2]}/versions"]
+    return timed(cmd)
 
 
 if __name__ == "__main__":

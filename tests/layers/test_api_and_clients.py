@@ -37,6 +37,14 @@ def test_owner_publishes_over_http_and_lists_versions(department, tmp_path):
     assert restored.status_code == 201 and restored.json()["restored_from"] == 1
 
 
+@pytest.mark.parametrize("memory_limit", [0, 10 * 2**20])  # streamed to a temporary file (linked), held in memory
+def test_upload_on_disk_or_in_memory_publishes_the_same(department, tmp_path, settings, memory_limit):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = memory_limit
+    response = upload(client_for(department), write_points(tmp_path / "p.gpkg"), key="code")
+    assert response.status_code == 201, response.content
+    assert response.json()["feature_count"] == 3 and response.json()["source"] == "p.gpkg"
+
+
 def test_bad_upload_is_400_naming_the_problem(department, tmp_path):
     path = tmp_path / "bad.geojson"
     path.write_text("{not json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -62,9 +63,7 @@ class VersionsView(LayersView):
         data = request.data
         with tempfile.TemporaryDirectory(prefix="gp-upload-") as folder:
             path = Path(folder) / Path(upload.name or "upload").name
-            with path.open("wb") as out:
-                for chunk in upload.chunks():
-                    out.write(chunk)
+            _save_upload(upload, path)
             publish = PublishRequest(owner=owner, slug=slug, title=data.get("title", ""), key=data.get("key") or None,
                                      crs=data.get("crs") or None, encoding=data.get("encoding") or None,
                                      layer_name=data.get("layer") or None, source_name=path.name,
@@ -92,3 +91,18 @@ class RestoreView(LayersView):
         except CatalogError:
             raise
         return json_response(version_doc(version), status=201)
+
+
+def _save_upload(upload, path: Path) -> None:
+    """The upload under ``path`` (its name tells the format): a large one Django already streamed to a temporary
+    file is linked there, not copied again; a small one held in memory is written out."""
+    temporary = getattr(upload, "temporary_file_path", None)
+    if temporary is not None:
+        try:
+            os.link(temporary(), path)
+            return
+        except OSError:  # another file system: copy
+            pass
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
