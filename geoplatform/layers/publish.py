@@ -105,7 +105,7 @@ def _load(reader: LayerReader, request: PublishRequest, layer: Layer | None, fie
             storage.create_table(cursor, layer.table, columns)
             prefix = ["fid", "key", "hash"] if keyed else ["fid"]
             storage.copy_chunks(cursor, layer.table, [c for _, c in copy_order(prefix, fields)],
-                                reader.chunks(fields, prefix), progress)
+                                reader.chunks(fields, prefix), progress, freeze=True)
             geometry_type, promoted = storage.unify_multi(cursor, layer.table, "true",
                                                           reader.stats.geometry_types)
             storage.index_new_table(cursor, layer.table, keyed)

@@ -64,15 +64,21 @@ def _produce(chunks: Iterable[tuple[int, bytes]], out: queue.Queue) -> None:
 
 
 def copy_chunks(cursor, target: str, columns: list[str], chunks: Iterator[tuple[int, bytes]],
-                progress: Callable[[int], None] | None = None) -> int:
-    """Binary COPY of encoded chunks; reading/encoding runs in a thread so it overlaps PostgreSQL's work."""
+                progress: Callable[[int], None] | None = None, freeze: bool = False) -> int:
+    """Binary COPY of encoded chunks; reading/encoding runs in a thread so it overlaps PostgreSQL's work.
+
+    ``freeze``: the table was created in this transaction (and savepoint), so its rows can be written already
+    frozen and all-visible: the first reads after the publish then write no hint bits (nor their full-page
+    images to the WAL), index-only scans work at once, and vacuum never has to freeze them.
+    """
     pending: queue.Queue = queue.Queue(maxsize=2)
     producer = threading.Thread(target=_produce, args=(chunks, pending), daemon=True)
     producer.start()
     rows = 0
     raw = getattr(cursor, "cursor", cursor)
     try:
-        with raw.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy:
+        options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
+        with raw.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN ({options})") as copy:
             copy.write(cb.HEADER)
             while (item := pending.get()) is not None:
                 if isinstance(item, BaseException):
