@@ -49,5 +49,7 @@ def read_processes(geometry_type: str | None = None) -> int:
 MAX_ZIP_RATIO = 200  # a zip member expanding more than this is treated as a zip bomb
 TILE_CACHE_BYTES = int(float(os.environ.get("GEOPLATFORM_LAYERS_TILE_CACHE_MB", "256")) * 2**20)  # per process
 TILE_MAX_FEATURES = int(os.environ.get("GEOPLATFORM_LAYERS_TILE_MAX_FEATURES", "20000"))
+# point tiles expected to hold at least this many features are encoded from Arrow rows (serving.mvt), not ST_AsMVT
+ARROW_TILE_MIN_FEATURES = float(os.environ.get("GEOPLATFORM_LAYERS_ARROW_TILE_MIN_FEATURES", "2000"))
 ITEMS_MAX_LIMIT = 10_000
 ITEMS_DEFAULT_LIMIT = 100

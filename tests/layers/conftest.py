@@ -32,8 +32,9 @@ def _forget_tile_state():
     yield
     from catalog.access import tile_decisions
     from catalog.audit import tile_counter
-    from geoplatform.layers.serving.tiles import CACHE
+    from geoplatform.layers.serving.tiles import CACHE, close_arrow_connections
 
+    close_arrow_connections()  # the test database is dropped at the end: no connection may stay open on it
     tile_decisions.items.clear()
     with tile_counter.lock:
         tile_counter.pending.clear()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import pyogrio
 import pytest
+import shapely
 from django.db import connection
 
 from geoplatform.layers.serving.tiles import EXTENT, _geometry_sql, tile_params
+from tests.layers.conftest import geojson
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
@@ -43,3 +46,66 @@ def test_tiles_for_the_same_caller_and_version_come_from_the_cache(published, dj
     with django_assert_num_queries(1):  # the layer's current version; no key lookup, decision or tile query
         again = client.get("/api/layers/companies/tiles/10/843/387.mvt")
     assert again.content == first.content
+
+
+def decoded(tile: bytes, path) -> list[tuple]:
+    """The features of an MVT tile as GDAL's MVT driver reads them: (id, geometry WKT, attributes), by id."""
+    if not tile:
+        return []
+    path.write_bytes(tile)
+    meta, fids, geometry, values = pyogrio.raw.read(path, return_fids=True)
+    names = [str(n) for n in meta["fields"]]
+    rows = []
+    for i, fid in enumerate(fids):
+        attributes = {n: v[i] for n, v in zip(names, values, strict=True) if v[i] is not None and v[i] == v[i]}
+        rows.append((int(fid), shapely.from_wkb(geometry[i]).wkt, attributes))
+    return sorted(rows, key=lambda r: r[0])
+
+
+TRICKY = [  # values that test the CSV path and the value encodings: NULLs, empty text, quotes, commas, newlines
+    {"name": "甲,公司", "note": 'say "hi"', "staff": 10, "delta": -3, "ratio": 1.5, "open": True, "day": "2024-01-02"},
+    {"name": "", "note": "line1\nline2", "staff": None, "delta": 0, "ratio": -0.25, "open": False, "day": None},
+    {"name": None, "note": "\\N", "staff": 10, "delta": -3, "ratio": None, "open": None, "day": "2023-12-31"},
+    {"name": "乙\\路\\\\x", "note": "t", "staff": 2**40, "delta": 7, "ratio": 1e-9, "open": True, "day": "2024-01-02"},
+    {"name": "x)\n(y", "note": "(", "staff": -1, "delta": -2**40, "ratio": 3.0, "open": False, "day": "2024-01-02"},
+]
+
+
+@pytest.mark.django_db(transaction=True)  # the Arrow path reads on its own connection: the rows must be committed
+@pytest.mark.parametrize("z", [10, 14])
+def test_point_tiles_encoded_from_arrow_decode_like_st_asmvt(publish, tmp_path, monkeypatch, z):
+    from geoplatform.layers import conf
+    from geoplatform.layers.serving.access import LayerAccess, visible_fields
+    from geoplatform.layers.serving.tiles import arrow_point_tile, tile_sql, uses_arrow
+
+    monkeypatch.setattr(conf, "ARROW_TILE_MIN_FEATURES", 0)
+    points = [(116.40 + i * 0.0005, 39.95 + i * 0.0003) for i in range(len(TRICKY))]
+    path = geojson(tmp_path / "tricky.geojson", [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": p}, "properties": props}
+        for p, props in zip(points, TRICKY, strict=True)])
+    version = publish(path, slug="tricky")
+    decision = type("Decision", (), {"visible_fields": None, "transforms": {"note": {"kind": "mask", "keep_last": 1}}})
+    access = LayerAccess(version.layer, version, decision, visible_fields(version, decision))
+    z, x, y = tile_of(116.4, 39.95, z)
+    assert uses_arrow(access, z)
+    ours = arrow_point_tile(access, z, x, y)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        raw.execute(tile_sql(access, z).as_string(raw.connection), tile_params(z, x, y))
+        reference = bytes(raw.fetchone()[0] or b"")
+    assert reference and ours and arrow_point_tile(access, 10, 0, 0) == b""
+    expected = decoded(reference, tmp_path / "reference.mvt")
+    assert len(expected) == len(TRICKY)
+    assert decoded(ours, tmp_path / "ours.mvt") == expected
+    assert expected[1][2]["note"] == "**********2"  # masked in SQL: "line1\nline2" never leaves in clear
+    assert [r[2].get("name") for r in expected][3:] == ["乙\\路\\\\x", "x)\n(y"]
+
+
+def test_tiles_inside_a_transaction_are_read_on_djangos_connection(published):
+    from geoplatform.layers.serving.access import LayerAccess, visible_fields
+    from geoplatform.layers.serving.tiles import uses_arrow
+
+    version = published.layer.versions.get(number=1)
+    decision = type("Decision", (), {"visible_fields": None, "transforms": {}})
+    access = LayerAccess(published.layer, version, decision, visible_fields(version, decision))
+    assert not uses_arrow(access, 0)  # this test runs in a transaction: its rows are not committed

@@ -6,14 +6,20 @@ masking, and z/x/y; versions never change once published, so a cached tile canno
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
+import logging
+import math
 import threading
 from collections import OrderedDict
 
 from django.db import connection
 from psycopg import sql as pgsql
+from psycopg.conninfo import make_conninfo
 
 from geoplatform.layers import conf, storage
+from geoplatform.layers.serving import mvt
 from geoplatform.layers.serving.access import LayerAccess
 
 EXTENT = 4096
@@ -63,6 +69,11 @@ MERCATOR_X = "(ST_X(t.gp_geom) * 111319.49079327357)"
 MERCATOR_Y = "(ln(tan(pi() / 4 + radians(ST_Y(t.gp_geom)) / 2)) * 6378137.0)"
 
 
+# A point's integer tile coordinates (what ST_AsMVTGeom makes of it: round() is the same half-to-even rounding).
+POINT_X = f"round(({MERCATOR_X} - %(minx)s) * %(scale)s)"
+POINT_Y = f"round((%(maxy)s - {MERCATOR_Y}) * %(scale)s)"
+
+
 def tile_params(z: int, x: int, y: int) -> dict:
     """Query parameters of one tile: z/x/y, and for point layers its origin and scale in Web Mercator."""
     size = WORLD / 2**z
@@ -78,8 +89,7 @@ def _geometry_sql(geometry_type: str, z: int) -> str:
     same half-to-even rounding); other types are transformed, simplified to a pixel and clipped.
     """
     if geometry_type == "Point":
-        return (f"ST_MakePoint(round(({MERCATOR_X} - %(minx)s) * %(scale)s), "
-                f"round((%(maxy)s - {MERCATOR_Y}) * %(scale)s))")
+        return f"ST_MakePoint({POINT_X}, {POINT_Y})"
     geom = "ST_Transform(t.gp_geom, 3857)"
     if geometry_type != "MultiPoint":
         geom = f"ST_Simplify({geom}, {WORLD / 2 ** z / EXTENT!r}, true)"
@@ -99,14 +109,122 @@ def tile_sql(access: LayerAccess, z: int) -> pgsql.Composed:
              margin=pgsql.Literal(BUFFER / EXTENT), limit=pgsql.Literal(conf.TILE_MAX_FEATURES))
 
 
+def point_rows_sql(access: LayerAccess, z: int, x: int, y: int) -> str:
+    """A point tile's rows for :mod:`.mvt`: fid, integer tile coordinates, the visible fields (dates and timestamps
+    as text, as ST_AsMVT writes them); the same filter and feature limit as :func:`tile_sql`.
+
+    The tile's numbers are written into the text (ADBC runs the query as a COPY, which takes no parameters):
+    z/x/y are ints from the URL, the rest floats computed from them; field expressions and the table name come
+    from :mod:`.access` and the layer, never from the request.
+    """
+    numbers = {k: repr(float(v)) if isinstance(v, float) else str(int(v)) for k, v in tile_params(z, x, y).items()}
+    columns = "".join(f", ({f.sql}){'' if f.type in mvt.KINDS else '::text'}" for f in access.fields)
+    return (f"SELECT t.gp_fid, {POINT_X % numbers}::bigint, {POINT_Y % numbers}::bigint{columns} "
+            f"FROM {access.table} t WHERE {storage.valid_at(access.version.number)} AND t.gp_geom && "
+            f"ST_Transform(ST_TileEnvelope({int(z)}, {int(x)}, {int(y)}, margin => {BUFFER / EXTENT!r}), 4490) "
+            f"LIMIT {int(conf.TILE_MAX_FEATURES)}")
+
+
+def estimated_features(access: LayerAccess, z: int) -> float:
+    """Features in an average tile of the layer's extent at zoom ``z`` (its count over the tiles covering it)."""
+    version = access.version
+    if not version.extent or not version.feature_count:
+        return 0.0
+    west, south, east, north = version.extent
+    n = 2**z
+
+    def column(lon: float) -> int:
+        return int((min(max(lon, -180.0), 179.999999) + 180) / 360 * n)
+
+    def row(lat: float) -> int:
+        lat = min(max(lat, -85.0511), 85.0511)
+        return int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+    tiles = (column(east) - column(west) + 1) * (row(south) - row(north) + 1)
+    return version.feature_count / max(tiles, 1)
+
+
+_ARROW = threading.local()  # per thread: an ADBC connection and cursor to the same database as Django's
+_ARROW_OPEN: set = set()  # every thread's (connection, cursor), closed at exit
+_ARROW_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+def _arrow_cursor():
+    handles = getattr(_ARROW, "handles", None)
+    if handles is None:
+        import adbc_driver_postgresql.dbapi as adbc
+
+        settings = connection.settings_dict
+        conninfo = make_conninfo(**{k: str(v) for k, v in {
+            "dbname": settings["NAME"], "user": settings.get("USER"), "password": settings.get("PASSWORD"),
+            "host": settings.get("HOST"), "port": settings.get("PORT")}.items() if v})
+        arrow_connection = adbc.connect(conninfo, autocommit=True)
+        handles = _ARROW.handles = (arrow_connection, arrow_connection.cursor())
+        with _ARROW_LOCK:
+            _ARROW_OPEN.add(handles)
+    return handles[1]
+
+
+def _close(handles) -> None:
+    arrow_connection, cursor = handles
+    for handle in (cursor, arrow_connection):
+        with contextlib.suppress(Exception):
+            handle.close()
+
+
+def forget_arrow_connection() -> None:
+    """Close this thread's ADBC connection (a new one is made on the next big tile)."""
+    handles = getattr(_ARROW, "handles", None)
+    _ARROW.handles = None
+    if handles is not None:
+        with _ARROW_LOCK:
+            _ARROW_OPEN.discard(handles)
+        _close(handles)
+
+
+@atexit.register
+def close_arrow_connections() -> None:
+    """Close every thread's ADBC connection (at exit; tests call it so that their database can be dropped)."""
+    with _ARROW_LOCK:
+        opened = list(_ARROW_OPEN)
+        _ARROW_OPEN.clear()
+    for handles in opened:
+        _close(handles)
+    _ARROW.handles = None
+
+
+def uses_arrow(access: LayerAccess, z: int) -> bool:
+    """Whether a tile is encoded by :mod:`.mvt` from rows read as Arrow (point layers, big tiles; not inside a
+    transaction of the caller's, whose rows only Django's own connection can see)."""
+    return (access.version.geometry_type == "Point" and not connection.in_atomic_block
+            and estimated_features(access, z) >= conf.ARROW_TILE_MIN_FEATURES)
+
+
+def arrow_point_tile(access: LayerAccess, z: int, x: int, y: int) -> bytes:
+    cursor = _arrow_cursor()
+    cursor.execute(point_rows_sql(access, z, x, y))
+    rows = cursor.fetch_arrow_table()
+    names = [f.name for f in access.fields]
+    return mvt.encode_points(access.layer.slug, rows, names, [mvt.kind_of(f.type) for f in access.fields])
+
+
 def render_tile(access: LayerAccess, z: int, x: int, y: int) -> bytes:
     key = cache_key(access, z, x, y)
     cached = CACHE.get(key)
     if cached is not None:
         return cached
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        raw.execute(tile_sql(access, z).as_string(raw.connection), tile_params(z, x, y))
-        data = bytes(raw.fetchone()[0] or b"")
+    data = None
+    if uses_arrow(access, z):
+        try:
+            data = arrow_point_tile(access, z, x, y)
+        except Exception:  # noqa: BLE001 - a broken ADBC connection: reconnect next time, ST_AsMVT now
+            log.warning("Arrow tile path failed; this tile comes from ST_AsMVT", exc_info=True)
+            forget_arrow_connection()
+    if data is None:
+        with connection.cursor() as cursor:
+            raw = cursor.cursor
+            raw.execute(tile_sql(access, z).as_string(raw.connection), tile_params(z, x, y))
+            data = bytes(raw.fetchone()[0] or b"")
     CACHE.put(key, data)
     return data
