@@ -162,7 +162,10 @@ def start_tipg(url: str, table: str, workers: int, max_features_per_tile: int, t
     env = {**os.environ, "DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["layer_data"]', "TIPG_DB_TABLES": f'["{table}"]',
            "TIPG_DB_FUNCTIONS": "[]", "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public", "pg_temp"]',
            "TIPG_MAX_FEATURES_PER_TILE": str(max_features_per_tile), "TIPG_TILE_BUFFER": str(tile_buffer),
-           "TIPG_MAX_FEATURES_PER_QUERY": "10000", "TIPG_DB_MAX_CONN_SIZE": "10"}
+           "TIPG_MAX_FEATURES_PER_QUERY": "10000", "TIPG_DB_MAX_CONN_SIZE": "10",
+           # the feature id: our row id, as ours uses (tipg would otherwise pick the geometry: no single-column
+           # unique index on this table, and ordering pages by geometry is no fair comparison)
+           f"TIPG_TABLE_CONFIG__{table.replace('.', '_')}__PK": "gp_fid"}
     for _ in range(workers):
         server.processes.append(subprocess.Popen([str(python), "-c", TIPG_PROCESS, str(server.port)], env=env,
                                                  stdout=subprocess.DEVNULL, start_new_session=True))

@@ -132,18 +132,25 @@ def _properties_sql(access: LayerAccess, params: list) -> str:
 
 
 def geojson_query(sel: Selection, srid: int | None, limit: int | None, offset: int = 0) -> tuple[str, list]:
-    """One GeoJSON Feature text per row, in the selection's order."""
+    """One GeoJSON Feature text per row, in the selection's order.
+
+    A page is chosen in a subquery that only passes rows through, and the JSON is built outside it:
+    PostgreSQL evaluates a query's output expressions for the rows OFFSET skips too, so building the
+    JSON in the same query cost ~4 µs per skipped row (250 ms for page 51 of 1,000).
+    """
     params: list = []
     props = _properties_sql(sel.access, params)
     digits = 2 if srid == 3857 else 7
+    rows = f"SELECT t.* FROM {sel.access.table} t WHERE {sel.condition} ORDER BY {sel.order}"
+    page: list = list(sel.params)
+    if limit is not None:
+        rows += " LIMIT %s OFFSET %s"
+        page.extend([limit, offset])
     sql = (f"SELECT json_build_object('type', 'Feature', 'id', t.gp_fid, 'geometry', "
            f"ST_AsGeoJSON({geometry_out(srid)}, {digits}, 0)::json, 'properties', {props})::text "
-           f"FROM {sel.access.table} t WHERE {sel.condition} ORDER BY {sel.order}")
-    params.extend(sel.params)
-    if limit is not None:
-        sql += " LIMIT %s OFFSET %s"
-        params.extend([limit, offset])
-    return sql, params
+           f"FROM ({rows}) t ORDER BY {sel.order}")
+    # the property names come first in the text: their parameters too
+    return sql, [*params, *page]
 
 
 def rows_query(sel: Selection, geometry_sql: str) -> tuple[str, list]:
