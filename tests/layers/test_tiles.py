@@ -10,7 +10,7 @@ import shapely
 from django.db import connection
 
 from geoplatform.layers.serving.tiles import EXTENT, _geometry_sql, tile_params
-from tests.layers.conftest import geojson
+from tests.layers.conftest import geojson, write_points
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
@@ -109,3 +109,28 @@ def test_tiles_inside_a_transaction_are_read_on_djangos_connection(published):
     decision = type("Decision", (), {"visible_fields": None, "transforms": {}})
     access = LayerAccess(published.layer, version, decision, visible_fields(version, decision))
     assert not uses_arrow(access, 0)  # this test runs in a transaction: its rows are not committed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tile_endpoint_serves_the_arrow_encoded_tile(publish, department, other_department, tmp_path, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from catalog.keys import create_api_key
+    from geoplatform.layers import conf
+    from geoplatform.layers.serving.access import LayerAccess, visible_fields
+    from geoplatform.layers.serving.tiles import arrow_point_tile
+
+    monkeypatch.setattr(conf, "ARROW_TILE_MIN_FEATURES", 0)
+    version = publish(write_points(tmp_path / "p.gpkg"), key="code")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {create_api_key(department, 'map')[1]}")
+    z, x, y = tile_of(116.4, 39.95, 10)
+    response = client.get(f"/api/layers/companies/tiles/{z}/{x}/{y}.mvt")
+    assert response.status_code == 200
+    decision = type("Decision", (), {"visible_fields": None, "transforms": {}})
+    owner_view = LayerAccess(version.layer, version, decision, visible_fields(version, decision))
+    assert response.content == arrow_point_tile(owner_view, z, x, y)
+    assert [r[2]["code"] for r in decoded(response.content, tmp_path / "t.mvt")] == ["A2", "A3"]  # A1 lies west
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {create_api_key(other_department, 'map')[1]}")
+    assert other.get(f"/api/layers/companies/tiles/{z}/{x}/{y}.mvt").status_code == 403
