@@ -134,3 +134,35 @@ def test_tile_endpoint_serves_the_arrow_encoded_tile(publish, department, other_
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {create_api_key(other_department, 'map')[1]}")
     assert other.get(f"/api/layers/companies/tiles/{z}/{x}/{y}.mvt").status_code == 403
+
+
+def test_arrow_connection_takes_djangos_database_settings_and_tls_options():
+    from geoplatform.layers.serving.tiles import arrow_conninfo
+
+    conninfo = arrow_conninfo({"NAME": "gp", "USER": "web", "PASSWORD": "p w'd", "HOST": "db.internal", "PORT": 5432,
+                               "OPTIONS": {"sslmode": "verify-full", "pool": True, "isolation_level": 1}})
+    assert "sslmode=verify-full" in conninfo and "dbname=gp" in conninfo and "port=5432" in conninfo
+    assert "pool" not in conninfo and "isolation" not in conninfo
+    assert "password='p w\\'d'" in conninfo
+
+
+def test_a_failing_arrow_path_falls_back_to_st_asmvt_and_rests(published, monkeypatch):
+    from geoplatform.layers.serving import tiles
+    from geoplatform.layers.serving.access import LayerAccess, visible_fields
+
+    version = published.layer.versions.get(number=1)
+    decision = type("Decision", (), {"visible_fields": None, "transforms": {}})
+    access = LayerAccess(published.layer, version, decision, visible_fields(version, decision))
+    monkeypatch.setitem(tiles._ARROW_FAILED, "until", 0.0)
+    monkeypatch.setattr(tiles, "uses_arrow", lambda access, z: True)
+
+    def refused():
+        raise ConnectionError("connection refused")
+
+    monkeypatch.setattr(tiles, "_arrow_cursor", refused)
+    z, x, y = tile_of(116.4, 39.95, 10)
+    tile = tiles.render_tile(access, z, x, y)
+    with connection.cursor() as cursor:
+        cursor.cursor.execute(tiles.tile_sql(access, z).as_string(cursor.cursor.connection), tiles.tile_params(z, x, y))
+        assert tile == bytes(cursor.cursor.fetchone()[0])
+    assert tiles._ARROW_FAILED["until"] > 0  # the next minute's tiles do not try again

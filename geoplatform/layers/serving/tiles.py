@@ -12,6 +12,7 @@ import hashlib
 import logging
 import math
 import threading
+import time
 from collections import OrderedDict
 
 from django.db import connection
@@ -147,7 +148,23 @@ def estimated_features(access: LayerAccess, z: int) -> float:
 _ARROW = threading.local()  # per thread: an ADBC connection and cursor to the same database as Django's
 _ARROW_OPEN: set = set()  # every thread's (connection, cursor), closed at exit
 _ARROW_LOCK = threading.Lock()
+_ARROW_FAILED = {"until": 0.0}  # after a failure the process leaves the Arrow path alone for a while
+ARROW_RETRY_SECONDS = 60
 log = logging.getLogger(__name__)
+
+
+# libpq settings Django's OPTIONS may carry that the ADBC connection needs too (TLS above all)
+_LIBPQ_OPTIONS = {"sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslpassword", "passfile", "service",
+                  "connect_timeout", "application_name", "options", "target_session_attrs", "gssencmode",
+                  "channel_binding", "keepalives", "keepalives_idle"}
+
+
+def arrow_conninfo(settings: dict) -> str:
+    """The libpq connection string of Django's database settings (name, user, password, host, port, TLS)."""
+    values = {"dbname": settings["NAME"], "user": settings.get("USER"), "password": settings.get("PASSWORD"),
+              "host": settings.get("HOST"), "port": settings.get("PORT")}
+    values.update({k: v for k, v in (settings.get("OPTIONS") or {}).items() if k in _LIBPQ_OPTIONS})
+    return make_conninfo(**{k: str(v) for k, v in values.items() if v not in (None, "")})
 
 
 def _arrow_cursor():
@@ -155,11 +172,7 @@ def _arrow_cursor():
     if handles is None:
         import adbc_driver_postgresql.dbapi as adbc
 
-        settings = connection.settings_dict
-        conninfo = make_conninfo(**{k: str(v) for k, v in {
-            "dbname": settings["NAME"], "user": settings.get("USER"), "password": settings.get("PASSWORD"),
-            "host": settings.get("HOST"), "port": settings.get("PORT")}.items() if v})
-        arrow_connection = adbc.connect(conninfo, autocommit=True)
+        arrow_connection = adbc.connect(arrow_conninfo(connection.settings_dict), autocommit=True)
         handles = _ARROW.handles = (arrow_connection, arrow_connection.cursor())
         with _ARROW_LOCK:
             _ARROW_OPEN.add(handles)
@@ -198,6 +211,7 @@ def uses_arrow(access: LayerAccess, z: int) -> bool:
     """Whether a tile is encoded by :mod:`.mvt` from rows read as Arrow (point layers, big tiles; not inside a
     transaction of the caller's, whose rows only Django's own connection can see)."""
     return (access.version.geometry_type == "Point" and not connection.in_atomic_block
+            and time.monotonic() >= _ARROW_FAILED["until"]
             and estimated_features(access, z) >= conf.ARROW_TILE_MIN_FEATURES)
 
 
@@ -218,9 +232,11 @@ def render_tile(access: LayerAccess, z: int, x: int, y: int) -> bytes:
     if uses_arrow(access, z):
         try:
             data = arrow_point_tile(access, z, x, y)
-        except Exception:  # noqa: BLE001 - a broken ADBC connection: reconnect next time, ST_AsMVT now
-            log.warning("Arrow tile path failed; this tile comes from ST_AsMVT", exc_info=True)
+        except Exception:  # noqa: BLE001 - ADBC missing, refused or broken: ST_AsMVT for a minute, then retry
+            log.warning("Arrow tile path failed; tiles come from ST_AsMVT for %d s", ARROW_RETRY_SECONDS,
+                        exc_info=True)
             forget_arrow_connection()
+            _ARROW_FAILED["until"] = time.monotonic() + ARROW_RETRY_SECONDS
     if data is None:
         with connection.cursor() as cursor:
             raw = cursor.cursor
