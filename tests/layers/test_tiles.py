@@ -62,6 +62,14 @@ def decoded(tile: bytes, path) -> list[tuple]:
     return sorted(rows, key=lambda r: r[0])
 
 
+def access_of(version, transforms: dict | None = None):
+    """A read of ``version`` with every field visible, masked by ``transforms`` (as a grant would)."""
+    from geoplatform.layers.serving.access import LayerAccess, visible_fields
+
+    decision = type("Decision", (), {"visible_fields": None, "transforms": transforms or {}})
+    return LayerAccess(version.layer, version, decision, visible_fields(version, decision))
+
+
 TRICKY = [  # values that test the CSV path and the value encodings: NULLs, empty text, quotes, commas, newlines
     {"name": "甲,公司", "note": 'say "hi"', "staff": 10, "delta": -3, "ratio": 1.5, "open": True, "day": "2024-01-02"},
     {"name": "", "note": "line1\nline2", "staff": None, "delta": 0, "ratio": -0.25, "open": False, "day": None},
@@ -75,7 +83,6 @@ TRICKY = [  # values that test the CSV path and the value encodings: NULLs, empt
 @pytest.mark.parametrize("z", [10, 14])
 def test_point_tiles_encoded_from_arrow_decode_like_st_asmvt(publish, tmp_path, monkeypatch, z):
     from geoplatform.layers import conf
-    from geoplatform.layers.serving.access import LayerAccess, visible_fields
     from geoplatform.layers.serving.tiles import arrow_point_tile, tile_sql, uses_arrow
 
     monkeypatch.setattr(conf, "ARROW_TILE_MIN_FEATURES", 0)
@@ -84,8 +91,7 @@ def test_point_tiles_encoded_from_arrow_decode_like_st_asmvt(publish, tmp_path, 
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": p}, "properties": props}
         for p, props in zip(points, TRICKY, strict=True)])
     version = publish(path, slug="tricky")
-    decision = type("Decision", (), {"visible_fields": None, "transforms": {"note": {"kind": "mask", "keep_last": 1}}})
-    access = LayerAccess(version.layer, version, decision, visible_fields(version, decision))
+    access = access_of(version, {"note": {"kind": "mask", "keep_last": 1}})
     z, x, y = tile_of(116.4, 39.95, z)
     assert uses_arrow(access, z)
     ours = arrow_point_tile(access, z, x, y)
@@ -102,12 +108,10 @@ def test_point_tiles_encoded_from_arrow_decode_like_st_asmvt(publish, tmp_path, 
 
 
 def test_tiles_inside_a_transaction_are_read_on_djangos_connection(published):
-    from geoplatform.layers.serving.access import LayerAccess, visible_fields
     from geoplatform.layers.serving.tiles import uses_arrow
 
     version = published.layer.versions.get(number=1)
-    decision = type("Decision", (), {"visible_fields": None, "transforms": {}})
-    access = LayerAccess(published.layer, version, decision, visible_fields(version, decision))
+    access = access_of(version)
     assert not uses_arrow(access, 0)  # this test runs in a transaction: its rows are not committed
 
 
@@ -117,7 +121,6 @@ def test_tile_endpoint_serves_the_arrow_encoded_tile(publish, department, other_
 
     from catalog.keys import create_api_key
     from geoplatform.layers import conf
-    from geoplatform.layers.serving.access import LayerAccess, visible_fields
     from geoplatform.layers.serving.tiles import arrow_point_tile
 
     monkeypatch.setattr(conf, "ARROW_TILE_MIN_FEATURES", 0)
@@ -127,8 +130,7 @@ def test_tile_endpoint_serves_the_arrow_encoded_tile(publish, department, other_
     z, x, y = tile_of(116.4, 39.95, 10)
     response = client.get(f"/api/layers/companies/tiles/{z}/{x}/{y}.mvt")
     assert response.status_code == 200
-    decision = type("Decision", (), {"visible_fields": None, "transforms": {}})
-    owner_view = LayerAccess(version.layer, version, decision, visible_fields(version, decision))
+    owner_view = access_of(version)
     assert response.content == arrow_point_tile(owner_view, z, x, y)
     assert [r[2]["code"] for r in decoded(response.content, tmp_path / "t.mvt")] == ["A2", "A3"]  # A1 lies west
     other = APIClient()
@@ -148,11 +150,9 @@ def test_arrow_connection_takes_djangos_database_settings_and_tls_options():
 
 def test_a_failing_arrow_path_falls_back_to_st_asmvt_and_rests(published, monkeypatch):
     from geoplatform.layers.serving import tiles
-    from geoplatform.layers.serving.access import LayerAccess, visible_fields
 
     version = published.layer.versions.get(number=1)
-    decision = type("Decision", (), {"visible_fields": None, "transforms": {}})
-    access = LayerAccess(published.layer, version, decision, visible_fields(version, decision))
+    access = access_of(version)
     monkeypatch.setitem(tiles._ARROW_FAILED, "until", 0.0)
     monkeypatch.setattr(tiles, "uses_arrow", lambda access, z: True)
 

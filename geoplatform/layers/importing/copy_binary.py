@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from geoplatform.layers.arrays import EMPTY, concatenated, large_binary, one_array
+
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 TRAILER = b"\xff\xff"
 _PG_EPOCH_DAYS = np.datetime64("2000-01-01", "D")
@@ -103,7 +105,7 @@ def text(values: np.ndarray) -> EncodedColumn:
 def text_arrow(values: pa.Array | pa.ChunkedArray) -> EncodedColumn | None:
     """Arrow strings straight from their buffers (no Python object per value); None when :func:`text` must
     handle them instead (not a string type, NUL characters, NULLs holding bytes)."""
-    array = _one_array(values)
+    array = one_array(values)
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return None
     n = len(array)
@@ -123,15 +125,9 @@ def text_arrow(values: pa.Array | pa.ChunkedArray) -> EncodedColumn | None:
     return EncodedColumn(lengths, data)
 
 
-def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return values
-
-
 def point_block_arrow(values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """Like :func:`point_block`, from an Arrow binary array of WKB without copying each value."""
-    array = _one_array(values)
+    array = one_array(values)
     if len(array) == 0 or array.null_count or not pa.types.is_binary(array.type):
         return None
     n = len(array)
@@ -230,12 +226,7 @@ def encode_rows(columns: list[EncodedColumn]) -> bytes:
     for column in rest:
         parts.append(_fixed_binary(column.lengths.astype(">i4").view(np.uint8).reshape(n, 4)))
         parts.append(_values_binary(column))
-    joined = pc.binary_join_element_wise(*parts, _EMPTY)
-    offsets = np.frombuffer(joined.buffers()[1], np.int64, n + 1, joined.offset * 8)
-    return memoryview(joined.buffers()[2])[offsets[0]:offsets[n]].tobytes()
-
-
-_EMPTY = pa.scalar(b"", pa.large_binary())
+    return concatenated(pc.binary_join_element_wise(*parts, EMPTY))
 
 
 def _fixed_binary(block: np.ndarray) -> pa.Array:
@@ -247,11 +238,7 @@ def _fixed_binary(block: np.ndarray) -> pa.Array:
 
 def _values_binary(column: EncodedColumn) -> pa.Array:
     """A column's values as binary (NULLs as empty values: their length field already says -1)."""
-    n = len(column.lengths)
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.maximum(column.lengths, 0), out=offsets[1:])
-    data = np.ascontiguousarray(column.data)
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return large_binary(column.data, np.maximum(column.lengths, 0))
 
 
 def fixed_first(items: list, fixed: list[bool]) -> list:

@@ -23,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from geoplatform.layers.arrays import EMPTY, concatenated, large_binary, one_array
+
 EXTENT = 4096
 KINDS = {"integer": "int", "bigint": "int", "double precision": "double", "boolean": "bool"}  # SQL type -> MVT value
 
@@ -114,25 +116,8 @@ class _Rows:
         return out
 
 
-def _binary(data: np.ndarray, lengths: np.ndarray) -> pa.Array:
-    n = len(lengths)
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets),
-                                                                   pa.py_buffer(np.ascontiguousarray(data))])
-
-
 def _rows_binary(rows: _Rows) -> pa.Array:
-    return _binary(rows.data(), rows.lengths())
-
-
-def _data(array: pa.Array) -> bytes:
-    """The bytes of all values of a binary array, in order (its data buffer between the first and last offset)."""
-    n = len(array)
-    if n == 0:
-        return b""
-    offsets = np.frombuffer(array.buffers()[1], np.int64, n + 1, array.offset * 8)
-    return memoryview(array.buffers()[2])[offsets[0]:offsets[n]].tobytes()
+    return large_binary(rows.data(), rows.lengths())
 
 
 def _one_varint(value: int) -> bytes:
@@ -163,14 +148,14 @@ def _string_values(dictionary: pa.Array) -> pa.Array:
     inner = _Rows(m).const(b"\x0a").varint(sizes.astype(np.uint64))
     value_sizes = inner.lengths() + sizes
     head = _Rows(m).const(b"\x22").varint(value_sizes.astype(np.uint64)).rows(inner)
-    return pc.binary_join_element_wise(_rows_binary(head), text, pa.scalar(b"", pa.large_binary()))
+    return pc.binary_join_element_wise(_rows_binary(head), text, EMPTY)
 
 
 def _column_values(column: pa.ChunkedArray, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
     """(valid rows, each valid row's index into the column's distinct values, the row where each distinct value
     first occurs, their ``values`` fields). Distinct values are numbered in order of first occurrence (hashing,
     no sort)."""
-    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    array = one_array(column)
     valid = ~array.is_null().to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(valid)
     if kind == "string":
@@ -225,7 +210,7 @@ def encode_points(layer_name: str, table: pa.Table, names: list[str], kinds: lis
             values[valid] = rank[offset + index]
             offset += len(first)
             tags.const(_one_varint(j), valid).varint(values, valid)
-        value_fields = _data(pa.concat_arrays([fields for *_, fields in columns]).take(pa.array(order)))
+        value_fields = concatenated(pa.concat_arrays([fields for *_, fields in columns]).take(pa.array(order)))
     has_tags = tags.lengths() > 0
     point = _Rows(n).const(b"\x09").varint(zigzag(x)).varint(zigzag(y))
     feature = _Rows(n).const(b"\x08").varint(fid).rows(tags.field(b"\x12", has_tags)).const(b"\x18\x01")

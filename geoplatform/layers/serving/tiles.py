@@ -97,22 +97,26 @@ def _geometry_sql(geometry_type: str, z: int) -> str:
     return f"ST_AsMVTGeom({geom}, ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {EXTENT}, {BUFFER}, true)"
 
 
+def _tile_rows(access: LayerAccess, envelope: str) -> str:
+    """FROM ... LIMIT of a tile's rows: the version's rows in the tile and its buffer, at most the feature limit."""
+    return (f"FROM {access.table} t WHERE {storage.valid_at(access.version.number)} AND t.gp_geom && "
+            f"ST_Transform(ST_TileEnvelope({envelope}, margin => {BUFFER / EXTENT!r}), 4490) "
+            f"LIMIT {int(conf.TILE_MAX_FEATURES)}")
+
+
 def tile_sql(access: LayerAccess, z: int) -> pgsql.Composed:
     """The MVT query for one tile of ``access``'s version."""
     columns = [pgsql.SQL(", {} AS {}").format(pgsql.SQL(f.sql), pgsql.Identifier(f.name)) for f in access.fields]
-    return pgsql.SQL(
-        "SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'fid') FROM ("
-        "SELECT t.gp_fid AS fid, {geom} AS geom{columns} FROM {table} t WHERE {valid} AND t.gp_geom && "
-        "ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {margin}), 4490) LIMIT {limit}) q"
-    ).format(name=pgsql.Literal(access.layer.slug), extent=pgsql.Literal(EXTENT),
-             geom=pgsql.SQL(_geometry_sql(access.version.geometry_type, z)), columns=pgsql.SQL("").join(columns),
-             table=pgsql.SQL(access.table), valid=pgsql.SQL(storage.valid_at(access.version.number)),
-             margin=pgsql.Literal(BUFFER / EXTENT), limit=pgsql.Literal(conf.TILE_MAX_FEATURES))
+    return pgsql.SQL("SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'fid') FROM (SELECT t.gp_fid AS fid, {geom} AS geom"
+                     "{columns} {rows}) q").format(
+        name=pgsql.Literal(access.layer.slug), extent=pgsql.Literal(EXTENT),
+        geom=pgsql.SQL(_geometry_sql(access.version.geometry_type, z)), columns=pgsql.SQL("").join(columns),
+        rows=pgsql.SQL(_tile_rows(access, "%(z)s, %(x)s, %(y)s")))
 
 
 def point_rows_sql(access: LayerAccess, z: int, x: int, y: int) -> str:
     """A point tile's rows for :mod:`.mvt`: fid, integer tile coordinates, the visible fields (dates and timestamps
-    as text, as ST_AsMVT writes them); the same filter and feature limit as :func:`tile_sql`.
+    as text, as ST_AsMVT writes them); the same rows as :func:`tile_sql`.
 
     The tile's numbers are written into the text (ADBC runs the query as a COPY, which takes no parameters):
     z/x/y are ints from the URL, the rest floats computed from them; field expressions and the table name come
@@ -121,9 +125,7 @@ def point_rows_sql(access: LayerAccess, z: int, x: int, y: int) -> str:
     numbers = {k: repr(float(v)) if isinstance(v, float) else str(int(v)) for k, v in tile_params(z, x, y).items()}
     columns = "".join(f", ({f.sql}){'' if f.type in mvt.KINDS else '::text'}" for f in access.fields)
     return (f"SELECT t.gp_fid, {POINT_X % numbers}::bigint, {POINT_Y % numbers}::bigint{columns} "
-            f"FROM {access.table} t WHERE {storage.valid_at(access.version.number)} AND t.gp_geom && "
-            f"ST_Transform(ST_TileEnvelope({int(z)}, {int(x)}, {int(y)}, margin => {BUFFER / EXTENT!r}), 4490) "
-            f"LIMIT {int(conf.TILE_MAX_FEATURES)}")
+            + _tile_rows(access, f"{int(z)}, {int(x)}, {int(y)}"))
 
 
 def estimated_features(access: LayerAccess, z: int) -> float:
