@@ -177,12 +177,35 @@ def _initdb(c: Cluster, bindir: Path, say) -> None:
         "listen_addresses = ''\n"
         f"unix_socket_directories = '{c.socket_dir}'\n"
         f"port = {SOCKET_PORT}\n"
-        "synchronous_commit = off\n"
-        "shared_buffers = 512MB\n"
-        "max_connections = 200\n"
     )
     with conf.open("a") as fh:
         fh.write(extra)
+
+
+# The local cluster's tuning, rewritten at every start so that clusters made by an older checkout get it too.
+SETTINGS = (
+    "# written by geoplatform at every start of the local cluster: edits here are lost\n"
+    "synchronous_commit = off\n"
+    "shared_buffers = 512MB\n"
+    # web threads each hold Django's connection and one for big point tiles (ADBC)
+    "max_connections = 200\n"
+    # a 1% update of a 1M-row layer writes ~150 MB of WAL (mostly full-page images after a checkpoint): with the
+    # default 16 MB the publishing backend writes the WAL out itself; 128 MB lets the WAL writer do it
+    "wal_buffers = 128MB\n"
+)
+INCLUDE = "include_if_exists = 'geoplatform.conf'"
+
+
+def write_settings(pgdata: Path, owner: str | None = None) -> None:
+    """Write ``geoplatform.conf`` with SETTINGS and include it last from postgresql.conf (read at the next start)."""
+    path = pgdata / "geoplatform.conf"
+    path.write_text(SETTINGS)
+    conf = pgdata / "postgresql.conf"
+    if INCLUDE not in conf.read_text():
+        with conf.open("a") as fh:
+            fh.write(f"\n{INCLUDE}\n")
+    if owner is not None and _is_root():
+        shutil.chown(path, owner, owner)
 
 
 def is_running() -> bool:
@@ -235,6 +258,7 @@ def start(say=print) -> Cluster | None:
         if stale:
             say(stale)
         say(f"starting PostgreSQL (socket in {c.socket_dir}, log {c.logfile})")
+        write_settings(c.pgdata, c.owner)
         c.socket_dir.mkdir(exist_ok=True)
         if _is_root():
             shutil.chown(c.socket_dir, c.owner, c.owner)

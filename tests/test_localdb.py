@@ -51,7 +51,21 @@ def test_cluster_inside_a_reachable_data_folder(data_dir_env):
     assert cluster.root == data / "postgres"
     assert query("SELECT postgis_lib_version()").startswith("3.")
     assert query("SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'") == "pg_trgm"
+    assert query("SHOW wal_buffers") == "128MB" and query("SHOW synchronous_commit") == "off"
     assert localdb.start(say=lambda _m: None) == cluster, "a second start is a no-op"
+
+
+def test_settings_are_included_once_and_rewritten(tmp_path):
+    """A cluster made by an older checkout (no include line, old settings) gets the current settings."""
+    conf = tmp_path / "postgresql.conf"
+    conf.write_text("port = 5432\nshared_buffers = 128MB\n")
+    (tmp_path / "geoplatform.conf").write_text("wal_buffers = 16MB\n")
+    localdb.write_settings(tmp_path)
+    localdb.write_settings(tmp_path)
+    assert conf.read_text().count(localdb.INCLUDE) == 1
+    assert conf.read_text().rstrip().endswith(localdb.INCLUDE), "included last, so its values win"
+    assert (tmp_path / "geoplatform.conf").read_text() == localdb.SETTINGS
+    assert "wal_buffers = 128MB" in localdb.SETTINGS
 
 
 @root_only

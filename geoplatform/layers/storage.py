@@ -188,11 +188,11 @@ def apply_keyed(cursor, table: str, version: int, fields: list[Field],
     # join them only with the layer's indexes or aggregate them alone.
     cursor.execute(
         "CREATE TEMP TABLE gp_diff ON COMMIT DROP AS "
-        "SELECT c.gp_fid AS fid, s.gp_key AS key, CASE WHEN c.gp_fid IS NULL THEN 'a' "
+        "SELECT c.gp_fid AS fid, c.ctid AS tid, s.gp_key AS key, CASE WHEN c.gp_fid IS NULL THEN 'a' "
         "WHEN c.gp_hash <> s.gp_hash THEN 'c' "
         f"WHEN c.gp_hash IS NULL THEN CASE WHEN ({current}) IS DISTINCT FROM ({staged}) THEN 'c' ELSE 'h' END "
         f"ELSE 'u' END AS kind FROM {STAGE} s LEFT JOIN {table} c ON c.gp_key = s.gp_key AND c.gp_vto IS NULL "
-        f"UNION ALL SELECT c.gp_fid, r.key, 'r' FROM gp_removed r LEFT JOIN {table} c "
+        f"UNION ALL SELECT c.gp_fid, c.ctid, r.key, 'r' FROM gp_removed r LEFT JOIN {table} c "
         "ON c.gp_key = r.key AND c.gp_vto IS NULL")
     cursor.execute("SELECT key FROM gp_diff GROUP BY key HAVING bool_or(kind = 'r') AND bool_or(kind <> 'r') LIMIT 3")
     both = [r[0] for r in cursor.fetchall()]
@@ -202,8 +202,11 @@ def apply_keyed(cursor, table: str, version: int, fields: list[Field],
     unknown = [r[0] for r in cursor.fetchall()]
     if unknown:
         raise ImportRejected("cannot delete keys the current version does not have: " + ", ".join(map(repr, unknown)))
+    # The rows are closed by the tuple ids the diff found (a TID scan, no second probe of the primary key): they
+    # stay valid in this transaction, as the layer row is locked for the publish and only VACUUM FULL or CLUSTER
+    # (blocked by this transaction's lock on the table) moves a live tuple.
     cursor.execute(f"WITH closed AS (UPDATE {table} t SET gp_vto = %s FROM gp_diff d "
-                   "WHERE t.gp_fid = d.fid AND t.gp_vto IS NULL AND d.kind IN ('c', 'r') RETURNING t.gp_geom) "
+                   "WHERE t.ctid = d.tid AND t.gp_vto IS NULL AND d.kind IN ('c', 'r') RETURNING t.gp_geom) "
                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(gp_geom) AS e "
                    "FROM closed) q", [version])
     bounds = cursor.fetchone()
@@ -220,7 +223,7 @@ def apply_keyed(cursor, table: str, version: int, fields: list[Field],
     counts = dict(cursor.fetchall())
     if counts.get("h"):  # unchanged rows stored without a hash get theirs now (the same row, so in place)
         cursor.execute(f"UPDATE {table} c SET gp_hash = s.gp_hash FROM gp_diff d JOIN {STAGE} s ON s.gp_key = d.key "
-                       "WHERE d.kind = 'h' AND c.gp_fid = d.fid AND c.gp_vto IS NULL")
+                       "WHERE d.kind = 'h' AND c.ctid = d.tid AND c.gp_vto IS NULL")
     diff = {"added": counts.get("a", 0), "changed": counts.get("c", 0), "removed": counts.get("r", 0) + removed}
     return diff, closed
 
