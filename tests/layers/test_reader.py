@@ -120,3 +120,32 @@ def test_first_publish_with_duplicate_keys_is_refused(publish, tmp_path):
 
     with pytest.raises(ImportRejected, match="key field is not unique: 'A1' ×2"):
         publish(write_points(tmp_path / "dup.gpkg", codes=("A1", "A1", "A3")), key="code")
+
+
+def test_whole_file_update_compares_in_processes_like_in_one(publish, settings, tmp_path):
+    """A whole-file update of points hashes and compares its rows in forked processes by default (the rows are
+    mostly not staged, so the hashing is the work): the rows staged and the keys seen are the same as in one."""
+    from django.db import connection
+
+    from geoplatform.layers.importing.changes import CurrentRows
+
+    layer = publish(seven_points(tmp_path / "v1.gpkg"), key="code").layer
+    path = tmp_path / "v2.gpkg"
+    codes = ["K0", "K1", "K2", "K4", "K5", "K6", "K7"]  # K3 removed, K7 added
+    values = np.array([0, 10, 2, 4, 50, 6, 7], dtype=np.int32)  # K1 and K5 changed
+    xy = [(116.0 + i / 10, 39.5 + i / 20) for i in (0, 1, 2, 4, 5, 6, 7)]
+    pyogrio.raw.write(str(path), shapely.to_wkb(shapely.points(xy)), [np.array(codes, dtype=object), values],
+                      ["code", "n"], driver="GPKG", geometry_type="Point", crs="EPSG:4490")
+    results = []
+    for processes in (None, 1):
+        settings.LAYERS_READ_PROCESSES = processes
+        reader = LayerReader(open_source(path, tmp_path), None, "code")
+        fields = assign_columns(reader.names_types, [], dict(layer.columns))
+        with connection.cursor() as cursor:
+            current = CurrentRows.load(cursor, layer.table)
+        chunks = list(reader.chunks(fields, ["key", "hash"], chunk=3, current=current))
+        results.append((chunks, sorted(current.unseen_keys())))
+    default, single = results
+    assert default == single
+    assert [n for n, _ in default[0]] == [1, 1, 1]  # K1 | K5 | K7: one staged row in each chunk of three
+    assert default[1] == ["K3"]

@@ -98,7 +98,7 @@ class CurrentRows:
             arrays.execute(f"SELECT array_agg(gp_key), array_agg(coalesce(gp_hash, 0)), array_agg(gp_hash IS NOT NULL), "
                            f"array_agg(gp_fid) FROM {table} WHERE gp_vto IS NULL", binary=True)
             keys, hashes, hashed, fids = arrays.fetchone()
-        keys = pd.Index(np.array(keys or [], dtype=object))
+        keys = pd.Index(np.array(keys or [], dtype=object), dtype=object)  # not Arrow-backed: the file's keys are objects
         keys.get_indexer(keys[:1])  # build the hash table now, before reading processes are forked
         return cls(keys, np.array(hashes or [], np.int64), np.array(hashed or [], bool), np.array(fids or [], np.int64))
 

@@ -222,7 +222,8 @@ class LayerReader:
         """
         job = (fields, prefix, copy_order(prefix, fields), schema_seed([(f.name, f.type) for f in fields]), current)
         self.stats, self.deleted_keys = ReadStats(), []
-        processes = conf.read_processes(self.geometry_type)
+        # A whole-file update hashes every row but encodes few: the hashing is worth spreading over processes
+        processes = conf.read_processes(None if current is not None else self.geometry_type)
         if processes > 1 and self.total > chunk:
             global _JOB
             _JOB = (self, job)
