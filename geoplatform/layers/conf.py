@@ -39,7 +39,8 @@ def max_unzipped_bytes() -> int:
 def read_processes(geometry_type: str | None = None) -> int:
     """Processes encoding a large upload (GEOPLATFORM_LAYERS_READ_PROCESSES). Default: 1 for 2-D points, whose
     encoding costs less than PostgreSQL's COPY of them (handing batches to other processes would only add
-    copying), else the cores, at most 2 (shapely's checks and repairs of lines and polygons then run in parallel)."""
+    copying), else the cores, at most 2 (shapely's checks and repairs of lines and polygons then run in parallel).
+    A whole-file update asks with no type: it hashes every row but encodes few, so it always spreads the work."""
     configured = _setting("LAYERS_READ_PROCESSES", "GEOPLATFORM_LAYERS_READ_PROCESSES", None, int)
     if configured is not None:
         return max(1, int(configured))
