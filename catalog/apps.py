@@ -8,3 +8,8 @@ class CatalogConfig(AppConfig):
 
     def ready(self) -> None:
         from catalog import schema  # noqa: F401 - registers the OpenAPI authentication descriptions
+        from catalog.redact import install_log_redaction
+
+        # Every process that sets Django up (web, tile replicas, workers, CLI) redacts credentials from
+        # its log lines, uvicorn's access log included (it prints the query string, ?token= and all).
+        install_log_redaction()

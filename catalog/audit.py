@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import AuditEvent, AuditResult, TileUsage
+from catalog.redact import redact
 
 GENESIS = "0" * 64
 _LOCK_KEY = 7_240_301  # pg_advisory_xact_lock key of the audit chain
@@ -52,10 +53,16 @@ def client_address(request) -> str:
 
 
 def append_event(**values) -> AuditEvent:
-    """Append one row to the chain (in its own transaction, whatever the caller's state)."""
+    """Append one row to the chain (in its own transaction, whatever the caller's state).
+
+    Every text is redacted first (catalog.redact): a path may carry an API key as ``?token=``, and a
+    row once written can never be changed.
+    """
     values.setdefault("at", timezone.now())
     for name in CHAINED_FIELDS:
         values.setdefault(name, None if name == "grant_id" else "")
+        if isinstance(values[name], str):
+            values[name] = redact(values[name])
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])

@@ -12,6 +12,7 @@ import urllib.request
 from django.db import transaction
 
 from catalog.models import Department, Notification
+from catalog.redact import redact, redact_value
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Geoplatform-Signature"
@@ -22,8 +23,9 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def notify(department: Department, kind: str, message: str, payload: dict) -> Notification:
-    """Record the notice; post it to the department's webhook after the transaction commits."""
-    notice = Notification.objects.create(department=department, kind=kind, message=message, payload=payload)
+    """Record the notice (credentials redacted); post it to the department's webhook after the transaction commits."""
+    notice = Notification.objects.create(department=department, kind=kind, message=redact(message),
+                                         payload=redact_value(payload))
     if department.webhook_url:
         transaction.on_commit(lambda: deliver_webhook(notice.pk))
     return notice
@@ -43,7 +45,7 @@ def deliver_webhook(notification_id: int, timeout: float = 5.0) -> str:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = f"delivered {response.status}"
     except (urllib.error.URLError, OSError) as exc:
-        status = f"failed: {getattr(exc, 'reason', exc)}"[:64]
+        status = redact(f"failed: {getattr(exc, 'reason', exc)}")[:64]
         log.warning("webhook for %s failed: %s", dept.code, status)
     Notification.objects.filter(pk=notice.pk).update(webhook_status=status)
     return status

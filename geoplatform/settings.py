@@ -153,7 +153,9 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No credential reaches a log line: API keys sent as ?token=, tile tokens, Authorization values.
+    "filters": {"redact": {"()": "catalog.redact.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("GEOPLATFORM_LOG_LEVEL", "INFO")},
     "loggers": {"numexpr": {"level": "WARNING"}},
 }
