@@ -1,0 +1,218 @@
+"""A closed-loop HTTP/1.1 load client for the mixed-load benchmark, and CPU accounting from /proc.
+
+One asyncio loop in one process drives every simulated client over its own keep-alive connection on
+raw sockets (no HTTP library: a request costs the client a few tens of microseconds, so on this 2-core
+machine the client takes little from the server it measures; `cpu_seconds` lets the caller prove it).
+Each request's latency is measured from the first byte written to the last body byte read. Anything
+that is not a 2xx, and any connection error or timeout, is an error, recorded with a sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: (kind, path, headers) of the next request a client sends; chosen by the caller's picker.
+Request = tuple[str, str, dict[str, str]]
+
+
+@dataclass
+class Sample:
+    kind: str
+    path: str
+    status: int | None
+    detail: str
+
+
+@dataclass
+class KindStats:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    body_bytes: int = 0
+
+
+@dataclass
+class RunStats:
+    seconds: float = 0.0
+    kinds: dict[str, KindStats] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
+
+    def kind(self, name: str) -> KindStats:
+        return self.kinds.setdefault(name, KindStats())
+
+    @property
+    def errors(self) -> int:
+        return sum(k.errors for k in self.kinds.values())
+
+
+class Connection:
+    """One keep-alive connection to HOST:PORT, reopened after an error or a ``Connection: close``."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=2**24)
+        self.writer.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def get(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        """(status, body) of GET ``path``; raises OSError/asyncio errors on a broken connection."""
+        if self.writer is None:
+            await self.open()
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{extra}\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if status in (204, 304) or status < 200:
+            body = b""
+        elif "content-length" in fields:
+            body = await self.reader.readexactly(int(fields["content-length"]))
+        elif fields.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while length := int((await self.reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16):
+                parts.append(await self.reader.readexactly(length))
+                await self.reader.readexactly(2)
+            await self.reader.readuntil(b"\r\n")  # the empty trailer
+            body = b"".join(parts)
+        else:  # no length: the body runs to the end of the connection
+            body = await self.reader.read()
+            fields["connection"] = "close"
+        if fields.get("connection", "").lower() == "close":
+            self.close()
+        return status, body
+
+
+async def _client(conn: Connection, pick: Callable[[], Request], stats: RunStats, deadline: float,
+                  timeout: float, max_samples: int) -> None:
+    try:
+        while time.perf_counter() < deadline:
+            kind, path, headers = pick()
+            started = time.perf_counter()
+            status, detail = None, ""
+            try:
+                status, body = await asyncio.wait_for(conn.get(path, headers), timeout)
+                detail = body[:300].decode("utf-8", "replace")
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError,
+                    ValueError, IndexError) as exc:
+                conn.close()
+                detail = f"{type(exc).__name__}: {exc}"
+            elapsed = time.perf_counter() - started
+            k = stats.kind(kind)
+            if status is not None and 200 <= status < 300:
+                k.latencies.append(elapsed)
+                k.body_bytes += len(body)
+            else:
+                k.errors += 1
+                if len(stats.samples) < max_samples:
+                    stats.samples.append(Sample(kind, path, status, detail))
+    finally:
+        conn.close()
+
+
+def run_load(host: str, port: int, pickers: list[Callable[[], Request]], seconds: float,
+             timeout: float = 30.0, max_samples: int = 20) -> RunStats:
+    """Run one client per picker for ``seconds`` (requests under way at the end complete, each bounded by
+    ``timeout``); every client keeps one keep-alive connection."""
+    stats = RunStats()
+
+    async def main() -> None:
+        deadline = time.perf_counter() + seconds
+        clients = [_client(Connection(host, port), pick, stats, deadline, timeout, max_samples) for pick in pickers]
+        await asyncio.wait_for(asyncio.gather(*clients), seconds + timeout + 30)
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def weighted_picker(rng: random.Random, choices: dict[str, Callable[[random.Random], Request | None]],
+                    weights: dict[str, float]) -> Callable[[], Request]:
+    """A picker that draws the next request's kind by ``weights``; a kind whose chooser returns None (e.g.
+    its rate budget is spent for now) is drawn again among the others."""
+    names = [n for n in choices if weights.get(n, 0) > 0]
+
+    def pick() -> Request:
+        pool = list(names)
+        while pool:
+            name = rng.choices(pool, [weights[n] for n in pool])[0]
+            request = choices[name](rng)
+            if request is not None:
+                return request
+            pool.remove(name)
+        raise RuntimeError("no kind of request is available to this client")
+
+    return pick
+
+
+class Pacer:
+    """At most ``per_minute`` events in any 60 s window for one client (a key's rate limit, kept by a
+    well-behaved client): ``ready()`` says whether one more may go now, and records it if so."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else float("inf")
+        self.next_at = 0.0
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.interval
+        return True
+
+
+def _ticks(pid: int) -> int:
+    """utime + stime of a process in clock ticks, 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU seconds used so far by each of ``pids``."""
+    hz = os.sysconf("SC_CLK_TCK")
+    return {pid: _ticks(pid) / hz for pid in pids}
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, summed over cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # guest time is already counted in user
+    return (total - idle) / hz, total / hz
