@@ -10,8 +10,8 @@ from django.contrib.gis.geos import Polygon
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from catalog.api import params
 from catalog.auth import Principal
-from catalog.errors import InvalidRequest
 from catalog.models import Department, Entry
 
 
@@ -32,13 +32,8 @@ class SearchResult:
 
 
 def parse_bbox(text: str) -> Polygon:
-    try:
-        minx, miny, maxx, maxy = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InvalidRequest("bbox must be minlon,minlat,maxlon,maxlat") from None
-    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise InvalidRequest("bbox must be minlon,minlat,maxlon,maxlat within -180..180, -90..90")
-    box = Polygon.from_bbox((minx, miny, maxx, maxy))
+    """A catalog search box, in degrees (see :func:`catalog.api.params.parse_bbox` for what is refused)."""
+    box = Polygon.from_bbox(params.parse_bbox(text, limits=params.LONLAT_LIMITS))
     box.srid = 4490
     return box
 

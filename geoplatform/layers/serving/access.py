@@ -6,6 +6,7 @@ so every output (features, tiles, downloads, filters on them) sees only the mask
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,22 +51,43 @@ class LayerAccess:
         raise InvalidRequest(f"unknown property {name!r}; queryable: {', '.join(f.name for f in self.fields)}")
 
 
-def parse_moment(text: str | None) -> datetime | None:
-    """``2025-01-31`` (end of that day) or an RFC 3339 date-time; the open end ``..`` means now."""
-    if not text or text in ("..", "now"):
+DATE_ONLY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+MOMENT_FORMS = "YYYY-MM-DD or an RFC 3339 date-time such as 2026-02-28T12:00:00+08:00"
+
+
+def _one_moment(text: str, name: str) -> datetime | None:
+    """One end of ``datetime``/``at``: None when open (``..`` or empty); a date alone means the end of that day."""
+    if text in ("", ".."):
         return None
-    text = text.split("/")[-1] if "/" in text else text
-    if text == "..":
-        return None
-    moment = parse_datetime(text)
+    try:
+        if DATE_ONLY.fullmatch(text):
+            day = parse_date(text)
+            moment = datetime(day.year, day.month, day.day, 23, 59, 59, 999999)
+        else:
+            moment = parse_datetime(text)
+    except ValueError as exc:  # well-formed but impossible: 2026-02-30, month 13, hour 99, offset +25:00
+        reason = "the UTC offset must be within ±23:59" if "offset" in str(exc) else str(exc)
+        raise InvalidRequest(f"{name} {text!r} is not a real date or time ({reason}); expected {MOMENT_FORMS}") from None
     if moment is None:
-        day = parse_date(text)
-        if day is None:
-            raise InvalidRequest(f"cannot read {text!r} as a date or RFC 3339 date-time")
-        moment = datetime(day.year, day.month, day.day, 23, 59, 59, 999999)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+        raise InvalidRequest(f"{name} {text!r} cannot be read as a date or date-time; expected {MOMENT_FORMS}")
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def parse_moment(text: str | None, name: str = "at") -> datetime | None:
+    """The moment a read is "as of": a date (end of that day), an RFC 3339 date-time, or an interval
+    ``start/end`` (OGC ``datetime``), of which the end counts; None (now) when open (``..``, ``now``).
+
+    Impossible values are a 400 naming the parameter ``name``, never a 500.
+    """
+    if not text or text == "now":
+        return None
+    parts = text.split("/")
+    if len(parts) > 2:
+        raise InvalidRequest(f"{name} {text!r}: expected a date-time or an interval start/end, e.g. ../2026-01-31")
+    moments = [_one_moment(part, name) for part in parts]
+    if len(moments) == 2 and None not in moments and moments[0] > moments[1]:
+        raise InvalidRequest(f"{name} {text!r}: the interval starts after it ends")
+    return moments[-1]
 
 
 def visible_fields(version: LayerVersion, decision: Decision) -> list[VisibleField]:
@@ -90,8 +112,7 @@ def _layer(slug: str) -> Layer:
     return layer
 
 
-def _version(layer: Layer, at: str | None) -> LayerVersion:
-    moment = parse_moment(at)
+def _version(layer: Layer, moment: datetime | None) -> LayerVersion:
     if moment is None:
         return layer.versions.get(number=layer.current_version)
     version = version_at(layer, moment)
@@ -100,30 +121,32 @@ def _version(layer: Layer, at: str | None) -> LayerVersion:
     return version
 
 
-def _layer_version(slug: str, at: str | None) -> tuple[Layer, LayerVersion]:
+def _layer_version(slug: str, at: str | None, at_name: str) -> tuple[Layer, LayerVersion]:
     """The layer and the version asked for; the current one in a single query (tiles ask this by the hundred)."""
-    if parse_moment(at) is None:
+    moment = parse_moment(at, at_name)
+    if moment is None:
         version = (LayerVersion.objects.select_related("layer__owner")
                    .filter(layer__slug=slug, number=F("layer__current_version")).first())
         if version is None:
             raise EntryNotFound(f"no published layer {slug!r}")
         return version.layer, version
     layer = _layer(slug)
-    return layer, _version(layer, at)
+    return layer, _version(layer, moment)
 
 
 def open_layer(request, slug: str, action: Action = Action.READ, at: str | None = None,
-               allow_query_token: bool = False) -> LayerAccess:
-    """Authorize (audited), then resolve the version current at ``at`` and the caller's visible fields."""
+               allow_query_token: bool = False, at_name: str = "at") -> LayerAccess:
+    """Authorize (audited), then resolve the version current at ``at`` (the query parameter ``at_name``)
+    and the caller's visible fields."""
     decision = authorize(request, slug, action, allow_query_token=allow_query_token)
-    layer, version = _layer_version(slug, at)
+    layer, version = _layer_version(slug, at, at_name)
     return LayerAccess(layer, version, decision, visible_fields(version, decision))
 
 
 def open_layer_for_tile(request, slug: str, at: str | None = None) -> LayerAccess:
     """Tiles: the catalog's tile path (decision reused briefly per credential, tiles counted per day, no audit row)."""
     decision = authorize(request, slug, Action.READ, allow_query_token=True, tile=True)
-    layer, version = _layer_version(slug, at)
+    layer, version = _layer_version(slug, at, "at")
     return LayerAccess(layer, version, decision, visible_fields(version, decision))
 
 

@@ -3,17 +3,23 @@
 Supported: comparisons (= <> < <= > >=), AND / OR / NOT, LIKE, IN (...), BETWEEN ... AND ...,
 IS [NOT] NULL, S_INTERSECTS(geometry, BBOX(...) | WKT), DATE('...') and TIMESTAMP('...').
 Property names resolve through the caller's visible fields, so filters see masked values
-and hidden fields do not exist.
+and hidden fields do not exist. Every literal is checked against its property's type here
+(``day = 'garbage'`` is a 400 naming the field), so PostgreSQL never sees a value it would
+refuse; nesting is bounded (:data:`MAX_DEPTH`) so no filter can exhaust the parser's stack.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import shapely
+from django.utils.dateparse import parse_datetime
 
+from catalog.api.params import FALSE_WORDS, TRUE_WORDS
 from catalog.errors import InvalidRequest
 
 TOKEN = re.compile(r"""
@@ -28,6 +34,20 @@ KEYWORDS = {"AND", "OR", "NOT", "LIKE", "IN", "BETWEEN", "IS", "NULL", "TRUE", "
             "BBOX", "DATE", "TIMESTAMP"}
 WKT_TYPES = {"POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON"}
 GEOMETRY_NAMES = {"geometry", "geom", "the_geom", "shape"}
+#: Deepest nesting of parentheses and NOTs; real filters use a handful, 50 leaves room and keeps the
+#: recursive descent (and PostgreSQL's expression parser) far from any stack limit.
+MAX_DEPTH = 50
+DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+TYPE_NAMES = {"integer": "an integer", "bigint": "an integer", "double precision": "a number",
+              "boolean": "a boolean", "date": "a date", "timestamp": "a timestamp", "text": "text"}
+EXPECTED = {
+    "integer": "not a valid integer",
+    "bigint": "not a valid integer",
+    "double precision": "not a valid number",
+    "boolean": f"not true or false (accepted: {', '.join(TRUE_WORDS + FALSE_WORDS)})",
+    "date": "not a date (YYYY-MM-DD)",
+    "timestamp": "not a date-time (YYYY-MM-DDTHH:MM:SS with an optional UTC offset, or YYYY-MM-DD)",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,72 @@ def tokenize(text: str) -> list[Token]:
 class Property:
     sql: str
     type: str
+    name: str = ""
+
+
+def _integer(value):
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    return value if isinstance(value, int) else int(value)
+
+
+def _number(value) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    return float(value)
+
+
+def _boolean(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError
+
+
+def _date(value) -> str:
+    if not isinstance(value, str) or not DATE_TEXT.fullmatch(value.strip()):
+        raise ValueError
+    return date.fromisoformat(value.strip()).isoformat()
+
+
+def _timestamp(value) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    text = value.strip()
+    if DATE_TEXT.fullmatch(text):
+        return date.fromisoformat(text).isoformat() + "T00:00:00"
+    moment = parse_datetime(text)
+    if moment is None:
+        raise ValueError
+    return moment.isoformat()
+
+
+CONVERTERS = {"integer": _integer, "bigint": _integer, "double precision": _number, "boolean": _boolean,
+              "date": _date, "timestamp": _timestamp}
+
+
+def typed_value(value, sql_type: str, name: str):
+    """``value`` as a parameter for a property of ``sql_type``; InvalidRequest naming the field otherwise.
+
+    PostgreSQL would refuse ``'garbage'::date`` with an error (a 500 for the caller), and a boolean read
+    leniently would turn ``maybe`` into false: each value is checked and converted here instead.
+    """
+    convert = CONVERTERS.get(sql_type, str)
+    try:
+        return convert(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        why = f": {exc}" if str(exc) and sql_type in ("date", "timestamp") else ""
+        raise InvalidRequest(f"field {name} is {TYPE_NAMES.get(sql_type, sql_type)}: {value!r} is "
+                             f"{EXPECTED.get(sql_type, 'not a valid ' + sql_type)}{why}") from None
+
+
+def placeholder(sql_type: str) -> str:
+    """The bound parameter, cast where psycopg would send text (dates and timestamps)."""
+    return f"%s::{sql_type}" if sql_type in ("date", "timestamp") else "%s"
 
 
 class Parser:
@@ -65,6 +151,7 @@ class Parser:
         self.resolve = resolve
         self.geometry_sql = geometry_sql
         self.params: list = []
+        self.depth = 0
 
     def fail(self, what: str):
         where = self.tokens[self.i].pos + 1 if self.i < len(self.tokens) else len(self.text)
@@ -104,10 +191,20 @@ class Parser:
             parts.append(self.negation())
         return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
+    def enter(self, levels: int) -> None:
+        """Count ``levels`` more of nesting (parentheses, NOTs); a clear 400 beyond :data:`MAX_DEPTH`."""
+        self.depth += levels
+        if self.depth > MAX_DEPTH:
+            self.fail(f"nested more than {MAX_DEPTH} levels deep (parentheses and NOTs); simplify the filter")
+
     def negation(self) -> str:
-        if self.keyword("NOT"):
-            return f"(NOT {self.negation()})"
-        return self.predicate()
+        nots = 0
+        while self.keyword("NOT"):
+            nots += 1
+            self.enter(1)
+        sql = self.predicate()
+        self.depth -= nots
+        return "(NOT " * nots + sql + ")" * nots
 
     def predicate(self) -> str:
         tok = self.peek()
@@ -115,27 +212,29 @@ class Parser:
             self.fail("expected a condition")
         if tok.text == "(":
             self.i += 1
+            self.enter(1)
             inner = self.disjunction()
             self.expect(")")
+            self.depth -= 1
             return f"({inner})"
         if tok.kind == "word" and tok.text.upper() == "S_INTERSECTS":
             return self.spatial()
         prop = self.property()
         negate = "NOT " if self.keyword("NOT") else ""
         if self.keyword("LIKE"):
-            return f"(({prop.sql})::text {negate}LIKE {self.bind(self.literal(), 'text')})"
+            return f"(({prop.sql})::text {negate}LIKE {self.bind(self.literal(), Property('', 'text', prop.name))})"
         if self.keyword("IN"):
             self.expect("(")
-            values = [self.bind(self.literal(), prop.type)]
+            values = [self.bind(self.literal(), prop)]
             while self.peek() is not None and self.peek().text == ",":
                 self.i += 1
-                values.append(self.bind(self.literal(), prop.type))
+                values.append(self.bind(self.literal(), prop))
             self.expect(")")
             return f"({prop.sql} {negate}IN ({', '.join(values)}))"
         if self.keyword("BETWEEN"):
-            low = self.bind(self.literal(), prop.type)
+            low = self.bind(self.literal(), prop)
             self.expect("AND")
-            high = self.bind(self.literal(), prop.type)
+            high = self.bind(self.literal(), prop)
             return f"({prop.sql} {negate}BETWEEN {low} AND {high})"
         if negate:
             self.fail("expected LIKE, IN or BETWEEN after NOT")
@@ -147,7 +246,7 @@ class Parser:
         if op is None or op.text not in ("=", "<>", "<", "<=", ">", ">="):
             self.fail("expected a comparison operator")
         self.i += 1
-        return f"({prop.sql} {op.text} {self.bind(self.literal(), prop.type)})"
+        return f"({prop.sql} {op.text} {self.bind(self.literal(), prop)})"
 
     def property(self) -> Property:
         tok = self.peek()
@@ -155,7 +254,8 @@ class Parser:
             self.fail("expected a property name")
         self.i += 1
         name = tok.text[1:-1].replace('""', '"') if tok.kind == "qid" else tok.text
-        return self.resolve(name)
+        prop = self.resolve(name)
+        return prop if prop.name else Property(prop.sql, prop.type, name)
 
     def literal(self):
         tok = self.peek()
@@ -165,7 +265,11 @@ class Parser:
         if tok.kind == "str":
             return tok.text[1:-1].replace("''", "'")
         if tok.kind == "num":
-            return float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+            try:
+                return float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+            except ValueError:  # more digits than Python converts (4,300)
+                self.i -= 1
+                self.fail("number too long")
         if tok.kind == "word" and tok.text.upper() in ("TRUE", "FALSE"):
             return tok.text.upper() == "TRUE"
         if tok.kind == "word" and tok.text.upper() in ("DATE", "TIMESTAMP"):
@@ -176,21 +280,13 @@ class Parser:
         self.i -= 1
         self.fail(f"expected a value, not {tok.text!r}")
 
-    def bind(self, value, sql_type: str) -> str:
+    def bind(self, value, prop: Property) -> str:
         """A placeholder for ``value`` converted to the property's type (a clear 400 when it cannot be)."""
         try:
-            if sql_type in ("integer", "bigint"):
-                value = int(value) if not isinstance(value, float) or value.is_integer() else value
-            elif sql_type == "double precision":
-                value = float(value)
-            elif sql_type == "boolean":
-                value = value if isinstance(value, bool) else str(value).lower() in ("true", "1", "t")
-            else:
-                value = str(value)
-        except (TypeError, ValueError):
-            raise InvalidRequest(f"filter: {value!r} is not a valid {sql_type}") from None
-        self.params.append(value)
-        return f"%s::{sql_type}" if sql_type in ("date", "timestamp") else "%s"
+            self.params.append(typed_value(value, prop.type, prop.name))
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"filter: {exc}") from None
+        return placeholder(prop.type)
 
     def spatial(self) -> str:
         self.i += 1
@@ -218,8 +314,9 @@ class Parser:
                 self.i += 1
                 numbers.append(self.literal())
             self.expect(")")
-            if len(numbers) != 4 or not all(isinstance(n, int | float) for n in numbers):
-                self.fail("BBOX needs four numbers")
+            if len(numbers) != 4 or not all(isinstance(n, int | float) and not isinstance(n, bool)
+                                            and math.isfinite(n) for n in numbers):
+                self.fail("BBOX needs four numbers, all finite")
             return shapely.box(*numbers).wkt
         if name not in WKT_TYPES:
             self.fail(f"unsupported geometry {tok.text!r}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from catalog.api.params import parse_bbox
 from catalog.errors import InvalidRequest
 from geoplatform.layers import storage
 from geoplatform.layers.serving import cql2
@@ -60,18 +61,10 @@ class Selection:
         self.where.insert(0, storage.valid_at(self.access.version.number))
 
     def bbox(self, text: str | None, srid: int | None = None) -> None:
+        """``bbox`` in ``srid`` (CRS84 when None); NaN, infinite or swapped corners, latitudes past ±90: a 400."""
         if not text:
             return
-        try:
-            numbers = [float(v) for v in text.split(",")]
-        except ValueError:
-            raise InvalidRequest(f"bbox {text!r}: expected four numbers minx,miny,maxx,maxy") from None
-        if len(numbers) == 6:
-            numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-        if len(numbers) != 4:
-            raise InvalidRequest(f"bbox {text!r}: expected four numbers minx,miny,maxx,maxy")
-        if srid in (4490, 4326):
-            numbers = [numbers[1], numbers[0], numbers[3], numbers[2]]
+        numbers = parse_bbox(text, lat_first=srid in (4490, 4326), degrees=srid != 3857)
         if srid == 3857:
             self.where.append("t.gp_geom && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 3857), 4490)")
         else:
@@ -87,14 +80,14 @@ class Selection:
 
     def _resolve(self, name: str) -> cql2.Property:
         f = self.access.field(name)
-        return cql2.Property(f.sql, f.type)
+        return cql2.Property(f.sql, f.type, f.name)
 
     def equals(self, name: str, value: str) -> None:
-        """``?name=value`` on a queryable property (compared as the caller sees it, masked or not)."""
+        """``?name=value`` on a queryable property (compared as the caller sees it, masked or not);
+        the value must fit the property's type (``?day=garbage`` is a 400 naming the field)."""
         f = self.access.field(name)
-        parser = cql2.Parser("", self._resolve, "t.gp_geom")
-        self.where.append(f"({f.sql} = {parser.bind(value, f.type)})")
-        self.params.extend(parser.params)
+        self.params.append(cql2.typed_value(value, f.type, f.name))
+        self.where.append(f"({f.sql} = {cql2.placeholder(f.type)})")
 
     def sortby(self, text: str | None) -> None:
         if not text:

@@ -159,7 +159,8 @@ def selection_from_request(request, access: LayerAccess) -> tuple[Selection, int
 
 class ItemsView(LayersView):
     def get(self, request, slug: str):
-        access = open_layer(request, slug, Action.READ, at=request.query_params.get("datetime"))
+        access = open_layer(request, slug, Action.READ, at=request.query_params.get("datetime"),
+                            at_name="datetime")
         sel, srid = selection_from_request(request, access)
         limit = int_param(request, "limit", conf.ITEMS_DEFAULT_LIMIT, 1, conf.ITEMS_MAX_LIMIT)
         offset = int_param(request, "offset", 0, 0, 10**12)
@@ -191,7 +192,8 @@ class ItemsView(LayersView):
 
 class ItemView(LayersView):
     def get(self, request, slug: str, fid: int):
-        access = open_layer(request, slug, Action.READ, at=request.query_params.get("datetime"))
+        access = open_layer(request, slug, Action.READ, at=request.query_params.get("datetime"),
+                            at_name="datetime")
         sel = Selection(access)
         sel.where.append("t.gp_fid = %s")
         sel.params.append(fid)
