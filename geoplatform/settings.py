@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "geoplatform.limits.RequestLimitsMiddleware",  # first: URL length, body size, NUL (see geoplatform/limits.py)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -133,6 +134,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "geoplatform.errors.exception_handler",
+    # JSON nested too deeply is a 400 (geoplatform.limits), not a RecursionError
+    "DEFAULT_PARSER_CLASSES": ["geoplatform.limits.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -172,6 +176,8 @@ GEOPLATFORM_ANSWER_DAYS = int(os.environ.get("GEOPLATFORM_ANSWER_DAYS", "10"))
 GEOPLATFORM_TRUST_FORWARDED_FOR = _env_bool("GEOPLATFORM_TRUST_FORWARDED_FOR")
 # Seconds a tile access decision is reused for the same credential and entry (see catalog.access).
 GEOPLATFORM_TILE_DECISION_SECONDS = float(os.environ.get("GEOPLATFORM_TILE_DECISION_SECONDS", "2"))
+# Largest JSON or form body (files sent as multipart uploads have their own limits): a larger one is a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("GEOPLATFORM_MAX_BODY_BYTES", str(5 * 2**19)))
 # Largest CSV accepted by the batch geocoding API.
 GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES = int(os.environ.get("GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES", str(1 << 30)))
 

@@ -83,6 +83,10 @@ class GeocodeView(_GeocodingView):
         if len(items) > MAX_LIST:
             raise ValidationError({"detail": f"{len(items)} addresses; at most {MAX_LIST} per request, "
                                              "use `geoplatform geocode batch` for files"})
+        with_nul = [i + 1 for i, x in enumerate(items) if "\x00" in x]
+        if with_nul:
+            raise ValidationError({"detail": f"address {with_nul[0]} contains a NUL character (\\u0000); "
+                                             "remove it"})
         authorize(request, ENTRY_SLUG, Action.READ, purpose="geocode")
         index = self.index()
         return Response([{"query": q, **match_to_dict(geocode(q, index), with_candidates=False)} for q in items])

@@ -227,3 +227,11 @@ def test_typed_value_converts_what_fits(value, sql_type, expected):
 def test_typed_value_refuses_what_does_not_fit(value, sql_type):
     with pytest.raises(InvalidRequest, match=f"field f is .*: {value!r} is not"):
         cql2.typed_value(value, sql_type, "f")
+
+
+# --- NUL characters ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("query", "name"), [("filter=name%3D'%00'", "filter"), ("name=%00", "name"),
+                                             ("name=%E7%94%B2%00", "name")])
+def test_nul_in_a_filter_or_property_parameter_gets_400(owner, query, name):
+    refused(owner.get(f"{ITEMS}?{query}"), f"query parameter {name!r} contains a NUL character (%00)")

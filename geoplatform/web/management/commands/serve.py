@@ -66,9 +66,16 @@ def server_config(interface: str, log_level: str, **kw):
     process runs up to 10 requests at once. Django's ASGI handler runs the (synchronous) views one
     at a time per process and gives every request a new database connection, which
     persistent-connection settings then keep open: a busy server runs out of PostgreSQL connections.
+
+    Request heads are read up to ``geoplatform.limits.MAX_REQUEST_HEAD_BYTES`` (h11's default of 16 KiB
+    reset the connection of a long URL): up to that size, the application answers a URL over its limit
+    with a 414 naming the limit.
     """
     import uvicorn
 
+    from geoplatform.limits import MAX_REQUEST_HEAD_BYTES
+
+    kw.setdefault("h11_max_incomplete_event_size", MAX_REQUEST_HEAD_BYTES)
     if interface == "wsgi":
         return uvicorn.Config(threaded_application, factory=True, log_level=log_level, **kw)
     return uvicorn.Config("geoplatform.asgi:application", log_level=log_level, **kw)
