@@ -2,16 +2,21 @@
 
 Capabilities and TileJSON requests authenticate the API key and ask the catalog (audited); the
 tile URLs they hand out carry a signed tile token (tiles.tokens), checked without the database.
-Tile requests with a plain API key go through the catalog's own tile path (decision reused a
-few seconds per credential, counted per day). The catalog works on Django requests, so a
-Starlette request is presented to it through :class:`CatalogRequest`.
+Tile requests with a plain API key, or with a staff member's Django session (the platform's own
+pages), go through the catalog's own tile path (decision reused a few seconds per credential,
+counted per day). The catalog works on Django requests, so a Starlette request is presented to
+it through :class:`CatalogRequest`.
 """
 
 from __future__ import annotations
 
 import re
+from importlib import import_module
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib.auth import get_user
 from starlette.requests import Request
 
 from catalog.access import Action, Decision, authorize, decide, request_principal
@@ -25,7 +30,10 @@ from tiles.tokens import TileToken, is_tile_token, issue_tile_token, verify_tile
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 YEAR_RE = re.compile(r"^[12][0-9]{3}$")
 NO_CREDENTIALS = ("authentication required: use the tile URLs of the TileJSON or WMTS capabilities "
-                  "(they carry a tile token), or send 'Authorization: Bearer <key>' or ?token=<key>")
+                  "(they carry a tile token), send 'Authorization: Bearer <key>' or ?token=<key>, "
+                  "or log in to the platform")
+SESSION_ENDED = ("your platform session has ended (logged out or expired): log in again, or use an API key "
+                 "or the tile URLs of the TileJSON or WMTS capabilities")
 
 
 class CatalogRequest:
@@ -46,6 +54,50 @@ class CatalogRequest:
 
     def get_full_path(self) -> str:
         return self.full_path
+
+
+def _has_key(request: Request) -> bool:
+    return bool(request.headers.get("authorization")) or "token" in request.query_params
+
+
+def _staff_session(request: Request):
+    """(session, user) of the Django session cookie when it names a logged-in user; None otherwise.
+
+    The same checks as Django's AuthenticationMiddleware (session row, user active, session hash),
+    so a logged-out or changed-password session is refused here as on the pages. Needs the database.
+    """
+    cookie = request.cookies.get(settings.SESSION_COOKIE_NAME)
+    if not cookie:
+        return None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie)
+    user = get_user(SimpleNamespace(session=session))
+    return (session, user) if user.is_authenticated else None
+
+
+def _session_request(request: Request) -> CatalogRequest:
+    """A CatalogRequest for the catalog's decision, carrying the staff session as Django's middleware would.
+
+    A key (header or ?token=) wins over the session, as in catalog.access.request_principal; no
+    key and a dead session cookie is a 401 here, with no audit row (a map asks for tiles by the
+    hundred). Needs the database (inside database_session()).
+    """
+    catalog_request = CatalogRequest(request)
+    if _has_key(request) or settings.SESSION_COOKIE_NAME not in request.cookies:
+        return catalog_request
+    staff = _staff_session(request)
+    if staff is None:
+        raise NotAuthenticated(SESSION_ENDED)
+    catalog_request.session, catalog_request.user = staff
+    return catalog_request
+
+
+def authenticated_caller(request: Request) -> Principal:
+    """Any authenticated caller, by an API key in a header or a staff session, else 401 (the tile service's docs)."""
+    with database_session():
+        principal = request_principal(_session_request(request))
+    if principal is None:
+        raise NotAuthenticated("authentication required: send 'Authorization: Bearer <key>' or log in to the platform")
+    return principal
 
 
 def dataset_key(collection: str, year: str) -> tuple[str, int]:
@@ -79,12 +131,11 @@ def authorize_tile(request: Request, slug: str) -> TileToken | Principal:
         if not allowed:
             raise AccessDenied(f"this tile token was issued for {claims.slug}, not {slug}")
         return claims
-    catalog_request = CatalogRequest(request)
-    if not catalog_request.META["HTTP_AUTHORIZATION"] and not catalog_request.GET.get("token"):
+    if not _has_key(request) and settings.SESSION_COOKIE_NAME not in request.cookies:
         # refused here, not by the catalog, which would write an audit row for every anonymous tile
         raise NotAuthenticated(NO_CREDENTIALS)
     with database_session():
-        return authorize(catalog_request, slug, Action.READ, allow_query_token=True, tile=True).principal
+        return authorize(_session_request(request), slug, Action.READ, allow_query_token=True, tile=True).principal
 
 
 def _token_for(principal: Principal, slug: str) -> str:
@@ -95,15 +146,15 @@ def _token_for(principal: Principal, slug: str) -> str:
 def authorize_collection(request: Request, slug: str) -> str:
     """TileJSON: the catalog's audited READ decision on one collection, then a tile token for it."""
     with database_session():
-        decision = authorize(CatalogRequest(request), slug, Action.READ, allow_query_token=True,
+        decision = authorize(_session_request(request), slug, Action.READ, allow_query_token=True,
                              purpose="imagery TileJSON")
         return _token_for(decision.principal, slug)
 
 
 def readable_collections(request: Request) -> dict[str, str]:
     """WMTS capabilities: every imagery collection the caller may read -> a tile token; one audit row each."""
-    catalog_request = CatalogRequest(request)
     with database_session():
+        catalog_request = _session_request(request)
         principal = request_principal(catalog_request, allow_query_token=True)
         if principal is None:
             raise NotAuthenticated(NO_CREDENTIALS)

@@ -2,8 +2,10 @@
 
 A thin configuration of titiler's TilerFactory: its tile endpoint, with a path dependency that
 resolves (collection slug, year) through the registry after the access check, so it serves only
-registered datasets and never a caller-supplied URL or path. Beside it: XYZ URLs, TileJSON and
-WMTS 1.0.0 capabilities. Mounted beside Django by geoplatform/asgi.py; deployed alone as replicas
+registered datasets and never a caller-supplied URL or path. The work one request may ask for is
+bounded by configuration, not by copied endpoints: narrowed parameter dependencies, a router
+dependency that refuses what is not offered (tiles.limits) and a reader that checks band numbers.
+Beside it: XYZ URLs, TileJSON, WMTS 1.0.0 capabilities and the API docs (for authenticated callers). Mounted beside Django by geoplatform/asgi.py; deployed alone as replicas
 behind the proxy (docker-compose.yml ``tiles``), where it sets Django up itself.
 """
 
@@ -12,7 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import django
 from django.apps import apps
@@ -24,22 +27,36 @@ if not apps.ready:  # running alone (uvicorn tiles.app:app): the registry and th
 import morecantile  # noqa: E402
 import rasterio  # noqa: E402
 from attrs import define  # noqa: E402
-from fastapi import FastAPI, Request  # noqa: E402
+from fastapi import APIRouter, Depends, FastAPI, Query, Request  # noqa: E402
 from fastapi import Path as PathParam  # noqa: E402
-from fastapi.responses import JSONResponse, Response  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.openapi.docs import get_swagger_ui_html  # noqa: E402
+from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
+from rio_tiler.io import Reader  # noqa: E402
+from rio_tiler.models import ImageData  # noqa: E402
+from rio_tiler.utils import non_alpha_indexes  # noqa: E402
+from titiler.core.dependencies import BidxParams, DefaultDependency  # noqa: E402
 from titiler.core.errors import DEFAULT_STATUS_CODES, add_exception_handlers  # noqa: E402
 from titiler.core.factory import TilerFactory  # noqa: E402
 
 from catalog.auth import CHALLENGE  # noqa: E402
 from catalog.errors import CatalogError, EntryNotFound, InvalidRequest  # noqa: E402
-from tiles.access import authorize_collection, authorize_tile, dataset_key, readable_collections  # noqa: E402
+from tiles import limits  # noqa: E402
+from tiles.access import (  # noqa: E402
+    authenticated_caller,
+    authorize_collection,
+    authorize_tile,
+    dataset_key,
+    readable_collections,
+)
 from tiles.capabilities import FORMATS, tilejson, wmts_capabilities  # noqa: E402
 from tiles.registry import registry  # noqa: E402
 
 # titiler logs every dataset it opens at INFO: one line per tile would flood the platform's console log.
 logging.getLogger("titiler").setLevel(logging.WARNING)
 
-XYZ_PATH = re.compile(r"^/tiles/([^/]+)/([^/]+)/(\d+)/(\d+)/(\d+)\.(png|jpg|jpeg|webp)$")
+# any extension, so that .tif or .npy get the limits' 400 naming the formats, not a bare 404
+XYZ_PATH = re.compile(r"^/tiles/([^/]+)/([^/]+)/(\d+)/(\d+)/(\d+)\.([A-Za-z0-9]+)$")
 TILE_MATRIX_SET = "WebMercatorQuad"
 
 
@@ -54,6 +71,62 @@ def registered_dataset_path(request: Request, collection: Annotated[str, PathPar
     return str(dataset.path)
 
 
+def offered_parameters_only(request: Request) -> None:
+    """Router dependency, run before the access check: a 400 saying what is allowed for anything not offered.
+
+    It comes first because it needs neither the credential nor the database: a request that
+    cannot be served costs nothing and is not counted as a tile.
+    """
+    limits.check_request(request.query_params.multi_items(), request.path_params.get("format"))
+
+
+class RegisteredCOGReader(Reader):
+    """rio-tiler's reader, with the band numbers checked against the opened file (only it knows its bands).
+
+    Without ``bidx`` a file of 2 or 4+ colour bands is drawn from its first band or its first
+    three: PNG, JPEG and WebP encode one band or three (plus the mask), nothing else.
+    """
+
+    def tile(self, tile_x: int, tile_y: int, tile_z: int, tilesize: int | None = None,
+             indexes: list[int] | None = None, **kwargs) -> ImageData:
+        if indexes:
+            limits.check_bands_exist(indexes, self.dataset.count)
+        else:
+            bands = non_alpha_indexes(self.dataset)
+            if len(bands) not in limits.BAND_COUNTS:
+                indexes = list(bands[:3] if len(bands) > 3 else bands[:1])
+        return super().tile(tile_x, tile_y, tile_z, tilesize=tilesize, indexes=indexes, **kwargs)
+
+
+@dataclass
+class ResamplingParams(DefaultDependency):
+    """The dataset options offered: a resampling kernel (the values tiles.limits allows)."""
+
+    resampling_method: Annotated[Literal[limits.RESAMPLING] | None,
+                                 Query(alias="resampling", description="Resampling kernel; default nearest.")] = None
+
+
+@dataclass
+class DisplayParams(DefaultDependency):
+    """The rendering options offered: a min,max stretch per band and the mask (no colormap, no color formula)."""
+
+    rescale: Annotated[list[str] | None, Query(description="min,max per band drawn (at most 3), e.g. 0,255.")] = None
+    add_mask: Annotated[bool | None, Query(alias="return_mask", description="Add the mask as alpha (PNG, WebP).")
+                        ] = None
+
+    def __post_init__(self) -> None:
+        if self.rescale:
+            self.rescale = [tuple(float(v) for v in r.strip(" []").split(",")) for r in self.rescale]
+
+
+def no_colormap() -> None:
+    """Colormaps are not offered (tiles.limits refuses the parameters)."""
+
+
+def no_algorithm() -> None:
+    """Post-processing algorithms are not offered (tiles.limits refuses the parameters)."""
+
+
 @define(kw_only=True)
 class ImageryTilerFactory(TilerFactory):
     """Only the endpoints the platform offers (tiles and dataset info), each behind the path dependency."""
@@ -64,7 +137,15 @@ class ImageryTilerFactory(TilerFactory):
 
 
 tiler = ImageryTilerFactory(
+    router=APIRouter(dependencies=[Depends(offered_parameters_only)]),
+    reader=RegisteredCOGReader,
     path_dependency=registered_dataset_path,
+    layer_dependency=BidxParams,
+    tile_dependency=DefaultDependency,
+    dataset_dependency=ResamplingParams,
+    colormap_dependency=no_colormap,
+    process_dependency=no_algorithm,
+    render_dependency=DisplayParams,
     router_prefix="/tiles/{collection}/{year}",
     supported_tms=morecantile.TileMatrixSets({TILE_MATRIX_SET: morecantile.tms.get(TILE_MATRIX_SET)}),
     add_preview=False, add_part=False, add_viewer=False,
@@ -86,10 +167,22 @@ class XyzPaths:
         await self.app(scope, receive, send)
 
 
-app = FastAPI(title="Geoplatform imagery tiles", docs_url="/tiles/docs", redoc_url=None,
-              openapi_url="/tiles/openapi.json", swagger_ui_oauth2_redirect_url=None)
+app = FastAPI(title="Geoplatform imagery tiles", docs_url=None, redoc_url=None, openapi_url=None,
+              swagger_ui_oauth2_redirect_url=None)
 app.add_middleware(XyzPaths)
 add_exception_handlers(app, DEFAULT_STATUS_CODES)
+
+
+@app.exception_handler(RequestValidationError)
+async def invalid_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 error list as the platform's 400: one sentence naming the parameter, its value and what is expected."""
+    parts = []
+    for error in exc.errors()[:3]:
+        where, name = (error["loc"][0], error["loc"][1]) if len(error["loc"]) > 1 else ("request", error["loc"][0])
+        given = str(error.get("input", ""))
+        given = given if len(given) <= 40 else given[:40] + "…"
+        parts.append(f"{where} parameter {name}={given}: {error['msg']}")
+    return JSONResponse({"detail": "; ".join(parts)}, status_code=400)
 
 
 @app.exception_handler(CatalogError)
@@ -97,6 +190,23 @@ async def catalog_error(request: Request, exc: CatalogError) -> JSONResponse:
     """The catalog's typed errors by their status, as geoplatform.errors does for Django."""
     headers = {"WWW-Authenticate": CHALLENGE} if exc.status == 401 else None
     return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
+
+
+@app.get("/tiles/openapi.json", include_in_schema=False, dependencies=[Depends(authenticated_caller)])
+def openapi_schema() -> JSONResponse:
+    """The tile service's OpenAPI document, for authenticated callers only (see :func:`api_docs`)."""
+    return JSONResponse(app.openapi(), headers={"Cache-Control": "private, no-store"})
+
+
+@app.get("/tiles/docs", include_in_schema=False, dependencies=[Depends(authenticated_caller)])
+def api_docs() -> HTMLResponse:
+    """Interactive docs, for an API key or a staff session (401 otherwise).
+
+    Served, not dropped, because department developers build on these routes and the suite's API
+    fuzzing reads the schema; not anonymous, because the platform tells an anonymous caller nothing
+    beyond "authenticate", and the schema lists every collection route the service has.
+    """
+    return get_swagger_ui_html(openapi_url="/tiles/openapi.json", title="Geoplatform imagery tiles")
 
 
 @app.get("/tiles/healthz")

@@ -13,8 +13,12 @@ BOUNDS = (116.30, 39.90, 116.32, 39.92)  # inside the demo city, CGCS2000 lon/la
 
 
 def write_geotiff(path: Path, *, count: int = 3, dtype: str = "uint8", crs: str | None = "EPSG:4490",
-                  bounds: tuple[float, float, float, float] = BOUNDS, size: int = 256, driver: str = "GTiff") -> Path:
-    """A smooth gradient (so JPEG compresses it cleanly) with a bright square in the middle."""
+                  bounds: tuple[float, float, float, float] = BOUNDS, size: int = 256, driver: str = "GTiff",
+                  photometric: str | None = None) -> Path:
+    """A smooth gradient (so JPEG compresses it cleanly) with a bright square in the middle.
+
+    GDAL reads a fourth 8-bit band as alpha unless ``photometric="MINISBLACK"`` (e.g. red, green, blue, near-infrared).
+    """
     ramp = np.linspace(0, 200, size, dtype=np.float32)
     bands = [np.add.outer(ramp * (i + 1) / count, ramp / 2) for i in range(count)]
     data = np.clip(np.stack(bands), 0, 250).astype(dtype)
@@ -23,6 +27,8 @@ def write_geotiff(path: Path, *, count: int = 3, dtype: str = "uint8", crs: str 
                "transform": from_bounds(*bounds, size, size)}
     if crs is not None:
         profile["crs"] = crs
+    if photometric is not None:
+        profile["photometric"] = photometric
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
     return path
