@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from catalog.auth import Principal
 from catalog.errors import AccessDenied, Conflict, InvalidRequest
-from catalog.masking import validate_transform
+from catalog.masking import TransformDoesNotFit, check_fits, validate_transform
 from catalog.models import ApiKey, Application, ApplicationItem, Department, Entry, Grant, Notification
 from catalog.notify import notify
 
@@ -57,6 +57,18 @@ def _check_fields(entries: list[Entry], fields: list[str]) -> None:
     if unknown:
         raise InvalidRequest(f"fields not in the schema of {', '.join(e.slug for e in entries)}: "
                              f"{', '.join(unknown)}")
+
+
+def _check_transforms_fit(entries: list[Entry], transforms: dict[str, dict]) -> None:
+    """Each transform fits the type its field has in every entry holding it (no range of a name)."""
+    for entry in entries:
+        types = {f["name"]: f.get("type") for f in entry.fields}
+        for name, spec in transforms.items():
+            if name in types:
+                try:
+                    check_fits(name, types[name], spec)
+                except TransformDoesNotFit as exc:
+                    raise TransformDoesNotFit(f"{entry.slug}: {exc}") from None
 
 
 def submit_application(principal: Principal, entries: list[Entry], purpose: str, days: int,
@@ -163,6 +175,7 @@ def approve_application(principal: Principal, application: Application, *, field
             raise InvalidRequest(f"days must be between 1 and the {application.days} applied for")
         transforms = {name: validate_transform(spec) for name, spec in (transforms or {}).items()}
         _check_fields(entries, list(transforms))
+        _check_transforms_fit(entries, transforms)
         keys = _resolve_keys(application.applicant, api_keys or [])
         now = timezone.now()
         grants = []
