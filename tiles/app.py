@@ -77,7 +77,10 @@ def offered_parameters_only(request: Request) -> None:
     It comes first because it needs neither the credential nor the database: a request that
     cannot be served costs nothing and is not counted as a tile.
     """
-    limits.check_request(request.query_params.multi_items(), request.path_params.get("format"))
+    path = request.path_params
+    limits.check_request(request.query_params.multi_items(), path.get("format"))
+    if (grid := path.get("tileMatrixSetId")) in tiler.supported_tms.list():
+        limits.check_zoom(path.get("z"), grid, tiler.supported_tms.get(grid).maxzoom)
 
 
 class RegisteredCOGReader(Reader):

@@ -172,6 +172,10 @@ def test_bad_path_values_get_400_not_500(client, aerial, key):
     assert "tileMatrixSetId" in detail(client.get(FACTORY.replace("WebMercatorQuad", "WorldCRS84Quad") + ".png",
                                                   headers=key))
     assert "parameter z=abc" in detail(client.get(FACTORY.replace("/14/", "/abc/") + ".png", headers=key))
+    for z in ("25", "99", "9" * 23):
+        message = detail(client.get(f"/tiles/aerial/2024/{z}/1/1.png", headers=key))
+        assert "the WebMercatorQuad grid has zoom levels 0 to 24" in message, z
+    assert client.get(f"/tiles/aerial/2024/14/{'9' * 23}/1.png", headers=key).status_code == 404
 
 
 def test_info_crs_is_one_of_the_platform_crs(client, aerial, key):
