@@ -40,6 +40,7 @@ class PublishRequest:
     source_name: str = ""
     changes: bool = False  # the file holds only added/changed rows (and ``_deleted`` ones); see importing.changes
     delete_keys: tuple[str, ...] = ()
+    skip_bad_rows: bool = False  # leave out bad rows (listed in the report) instead of refusing the file
 
 
 def _existing_layer(request: PublishRequest) -> Layer | None:
@@ -69,7 +70,8 @@ def publish_version(upload: Path, request: PublishRequest, total: Callable[[int]
         key = request.key or (layer.key_field if layer else None) or None
         if request.changes or request.delete_keys:
             _check_change_set(layer, key)
-        reader = LayerReader(source, request.crs, key, changes=bool(request.changes or request.delete_keys))
+        reader = LayerReader(source, request.crs, key, changes=bool(request.changes or request.delete_keys),
+                             skip_bad_rows=request.skip_bad_rows)
         if total and reader.total > 0:
             total(reader.total)
         previous = layer.versions.get(number=layer.current_version).fields if layer and layer.current_version else []
@@ -133,13 +135,7 @@ def _load(reader: LayerReader, request: PublishRequest, layer: Layer | None, fie
             else:  # the file is the whole new version
                 count, extent = reader.stats.features, reader.stats.bounds
             layer.key_field = reader.key or ""
-    stats = reader.stats
-    report = {
-        "features": stats.features, "repaired": stats.repaired, "empty": stats.empty,
-        "z_dropped": stats.z_dropped, "promoted_to_multi": promoted, "source_crs": f"EPSG:{reader.epsg}",
-        "encoding": reader.source.encoding, "driver": reader.source.driver,
-        "schema_changes": schema_changes(previous, fields), "diff": diff,
-    }
+    report = _report(reader, promoted, schema_changes(previous, fields), diff)
     version = LayerVersion.objects.create(
         layer=layer, number=number, published_at=timezone.now(), published_by=request.published_by,
         source_name=request.source_name or reader.source.path.name, fields=[f.as_dict() for f in fields],
@@ -150,6 +146,22 @@ def _load(reader: LayerReader, request: PublishRequest, layer: Layer | None, fie
     mark_published(entry, feature_count=count, extent=tuple(extent) if extent else None,
                    fields=_catalog_fields(fields))
     return version
+
+
+def _report(reader: LayerReader, promoted: int, changes: dict, diff: dict) -> dict:
+    """The publish report: what was read, repaired, left out and assumed, and what changed."""
+    stats = reader.stats
+    report = {
+        "features": stats.features, "repaired": stats.repaired, "empty": stats.empty,
+        "no_geometry": stats.no_geometry, "z_dropped": stats.z_dropped, "promoted_to_multi": promoted,
+        "source_crs": f"EPSG:{reader.epsg}", "encoding": reader.source.encoding, "driver": reader.source.driver,
+        "schema_changes": changes, "diff": diff,
+    }
+    if reader.crs_note:
+        report["crs"] = reader.crs_note
+    if stats.bad.count:
+        report["skipped_bad_rows"] = stats.bad.report()
+    return report
 
 
 def _check_change_set(layer: Layer | None, key: str | None) -> None:

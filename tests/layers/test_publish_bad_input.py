@@ -105,10 +105,11 @@ def test_file_crs_outside_allow_list(rejected, tmp_path):
 
 
 def test_missing_crs_is_an_error_unless_overridden(rejected, publish, tmp_path):
+    """A WKT column says nothing about its CRS (a lon/lat CSV is read as CGCS2000: see test_csv_rows)."""
     csv = tmp_path / "p.csv"
-    csv.write_text("code,name,lon,lat\nA1,甲,116.3,39.9\nA2,乙,116.4,39.95\nA3,丙,116.5,40.0\n", encoding="utf-8")
+    csv.write_text('code,name,wkt\nA1,甲,"POINT (116.3 39.9)"\nA2,乙,"POINT (116.4 39.95)"\n', encoding="utf-8")
     rejected(csv, "declares no CRS: name it with --crs")
-    assert publish(csv, slug="other", crs="EPSG:4490").feature_count == 3
+    assert publish(csv, slug="other", crs="EPSG:4490").feature_count == 2
 
 
 def test_xy_swapped_is_named(rejected, tmp_path):

@@ -149,3 +149,20 @@ def test_whole_file_update_compares_in_processes_like_in_one(publish, settings, 
     assert default == single
     assert [n for n, _ in default[0]] == [1, 1, 1]  # K1 | K5 | K7: one staged row in each chunk of three
     assert default[1] == ["K3"]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_bad_rows_are_left_out_alike_in_processes(settings, tmp_path, processes):
+    """Bad rows in several chunks (some read in forked processes) are left out and named in file order."""
+    settings.LAYERS_READ_PROCESSES = processes
+    path = tmp_path / "p.csv"
+    path.write_text("code,lon,lat\n" + "".join(f"K{i},{'abc' if i in (1, 5, 6) else 116 + i / 10},39.5\n"
+                                                for i in range(8)), encoding="utf-8")
+    reader = LayerReader(open_source(path, tmp_path), None, "code", skip_bad_rows=True)
+    fields = assign_columns(reader.names_types, [], {})
+    chunks = list(reader.chunks(fields, ["fid", "key", "hash"], chunk=3))
+    assert [n for n, _ in chunks] == [2, 2, 1]
+    assert reader.stats.features == 5 and reader.stats.bad.numbers == [3, 7, 8]
+    assert reader.stats.bounds == pytest.approx([116.0, 39.5, 116.7, 39.5])
+    with pytest.raises(ImportRejected, match="3 bad rows, nothing was published: line 3: longitude 'abc'"):
+        LayerReader(open_source(path, tmp_path), None, "code")

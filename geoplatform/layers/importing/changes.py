@@ -69,6 +69,18 @@ def deleted_flags(values: np.ndarray) -> np.ndarray:
     return np.array([str(v).strip().lower() in _TRUE_WORDS if v is not None else False for v in values], bool)
 
 
+def deleted_word(text: str) -> bool:
+    """Whether one ``_deleted`` value as written in a text file (a CSV cell) marks its row as removed."""
+    word = text.strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    try:
+        value = float(word)
+    except ValueError:
+        return False
+    return value == value and value != 0  # NaN is not a mark
+
+
 def read_delete_keys(path: Path) -> list[str]:
     """One key per line (UTF-8); blank lines are ignored."""
     try:

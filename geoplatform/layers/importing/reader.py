@@ -3,7 +3,9 @@
 Per chunk: CRS check and transform, degrees-out-of-range and extent checks (with the likely
 cause), invalid geometries repaired with shapely's make_valid and counted, empty ones stored
 as NULL and counted, Z dropped. Geometry-type counts are kept so mixed single/multi can be
-unified after the load.
+unified after the load. Bad rows (:mod:`.bad_rows`: found by :mod:`.prescan`, or a geometry GDAL
+could not read) are left out and counted; the file is refused naming them unless the publisher
+asked to skip them. Features the file declares without geometry are stored so and counted.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import shapely
 from geoplatform.layers import conf
 from geoplatform.layers.importing import copy_binary as cb
 from geoplatform.layers.importing import crs as crs_mod
+from geoplatform.layers.importing import csv_rows
+from geoplatform.layers.importing.bad_rows import BadRows
 from geoplatform.layers.importing.changes import (
     DELETED_FIELD,
     CurrentRows,
@@ -31,6 +35,7 @@ from geoplatform.layers.importing.changes import (
     schema_seed,
 )
 from geoplatform.layers.importing.errors import ImportRejected
+from geoplatform.layers.importing.prescan import RowScan, scan_source
 from geoplatform.layers.importing.schema import SQL_TYPES, Field, sql_type
 from geoplatform.layers.importing.sources import Source
 
@@ -57,14 +62,18 @@ class ReadStats:
     repaired: int = 0
     empty: int = 0
     z_dropped: int = 0
+    no_geometry: int = 0  # features the file declares without geometry, stored so
     geometry_types: Counter = field(default_factory=Counter)
     bounds: list[float] | None = None
+    bad: BadRows = field(default_factory=BadRows)
 
     def merge(self, other: ReadStats) -> None:
         self.features += other.features
         self.repaired += other.repaired
         self.empty += other.empty
         self.z_dropped += other.z_dropped
+        self.no_geometry += other.no_geometry
+        self.bad.merge(other.bad)
         self.geometry_types.update(other.geometry_types)
         if other.bounds is not None:
             self.add_bounds(np.array([other.bounds]))
@@ -89,8 +98,10 @@ class LayerReader:
     """One source opened for reading: its schema and CRS up front, then encoded chunks."""
 
     def __init__(self, source: Source, crs_override: str | None = None, key: str | None = None,
-                 changes: bool = False):
+                 changes: bool = False, skip_bad_rows: bool = False):
         self.source = source
+        self.skip_bad_rows = skip_bad_rows
+        self.changes = changes
         try:
             info = pyogrio.read_info(source.path, layer=source.layer, encoding=source.encoding, **source.options)
         except Exception as exc:  # noqa: BLE001 - pyogrio raises DataSourceError, DataLayerError, ...
@@ -103,10 +114,19 @@ class LayerReader:
         self.geometry_type = str(info["geometry_type"])
         if self.total == 0:
             raise ImportRejected(f"{source.path.name} has no features (0 rows)")
+        self.scan: RowScan = scan_source(source, info, changes)
+        if self.scan.csv is not None and len(self.scan.bad) and not skip_bad_rows:
+            refusal = BadRows(self.scan.unit)
+            for index in self.scan.bad:
+                refusal.add(self.scan.number(int(index)), self.scan.reason(int(index)))
+            raise refusal.refusal(source.path.name)
+        self.crs_note = None
         if crs_override:
             self.epsg = crs_mod.parse_epsg(crs_override)
         else:
             declared = crs_mod.epsg_of_source(info.get("crs"))
+            if declared is None and self.scan.csv is not None:
+                declared, self.crs_note = csv_rows.assumed_epsg(self.scan.csv, source.path.name), csv_rows.ASSUMED_NOTE
             if declared is None:
                 raise ImportRejected(f"{source.path.name} declares no CRS: name it with --crs EPSG:NNNN "
                                      "(e.g. EPSG:4490 for CGCS2000 degrees)")
@@ -127,7 +147,7 @@ class LayerReader:
         if key is not None and key not in [n for n, _ in self.names_types]:
             raise ImportRejected(f"key field {key!r} is not in {source.path.name}; its fields: "
                                  + ", ".join(n for n, _ in self.names_types))
-        self.stats = ReadStats()
+        self.stats = ReadStats(bad=BadRows(self.scan.unit))
 
     def _batches(self, chunk: int) -> Iterator[tuple[int, dict, pa.RecordBatch]]:
         """(first feature, metadata, batch) for each ``chunk`` features, streamed in file order by GDAL's columnar
@@ -221,7 +241,7 @@ class LayerReader:
         cores); the processes are started here, in the caller's thread, and stopped when the iterator ends.
         """
         job = (fields, prefix, copy_order(prefix, fields), schema_seed([(f.name, f.type) for f in fields]), current)
-        self.stats, self.deleted_keys = ReadStats(), []
+        self.stats, self.deleted_keys = ReadStats(bad=BadRows(self.scan.unit)), []
         # A whole-file update hashes every row but encodes few: the hashing is worth spreading over processes
         processes = conf.read_processes(None if current is not None else self.geometry_type)
         if processes > 1 and self.total > chunk:
@@ -243,30 +263,57 @@ class LayerReader:
         finally:
             if pool is not None:
                 pool.terminate()
+        name, bad = self.source.path.name, self.stats.bad
+        if bad.count and not self.skip_bad_rows:
+            raise bad.refusal(name)
         if self.stats.features == 0:
-            raise ImportRejected(f"{self.source.path.name} has no features (0 rows)")
+            left = f" left after leaving out {bad.count} bad rows" if bad.count else " (0 rows)"
+            raise ImportRejected(f"{name} has no features{left}")
+        if not self.changes and not sum(self.stats.geometry_types.values()):
+            raise ImportRejected(f"none of the {self.stats.features} features of {name} has a geometry")
 
     def encode_chunk(self, first: int, meta: dict, table: pa.RecordBatch, fields: list[Field], prefix: list[str],
                      order: list[tuple[str, str]], seed, current: CurrentRows | None) -> EncodedChunk:
         """Check and repair the features of one batch (the first is feature ``first``), and encode the rows to load."""
-        stats = ReadStats()
-        n = table.num_rows
-        if n == 0:
+        stats = ReadStats(bad=BadRows(self.scan.unit))
+        batch_rows = table.num_rows
+        if batch_rows == 0:
             return EncodedChunk(first, 0, 0, b"", stats)
+        positions = np.arange(first, first + batch_rows, dtype=np.int64)
+        scanned = self.scan.bad_among(positions)
+        left_out: list[tuple[int, str]] = []
+        if scanned.any():
+            table, positions = self._leave_out(table, positions, scanned, "", left_out)
         geometry = table.column(meta.get("geometry_name") or "wkb_geometry")
         wkb = cb.point_block_arrow(geometry)
         wkb_out, _ = self.geometries(wkb if wkb is not None else geometry.to_numpy(zero_copy_only=False),
                                      first, stats)
+        missing = np.zeros(len(positions), bool) if wkb_out.ndim == 2 else pd.isna(wkb_out)
+        if missing.any():
+            unreadable = missing & ~self.scan.declared_null(positions)
+            if self.deleted_field is not None:  # a removed row needs no geometry
+                removed = deleted_flags(_NumpyColumns({"d": table.column(self.deleted_field)})["d"])
+                unreadable &= ~removed
+                missing &= ~removed
+            if unreadable.any():
+                table, positions = self._leave_out(table, positions, unreadable, self.scan.unreadable, left_out)
+                wkb_out, missing = wkb_out[~unreadable], missing[~unreadable]
+            stats.no_geometry = int(missing.sum())
+        for index, reason in sorted(left_out):
+            stats.bad.add(self.scan.number(index), reason)
+        n = len(positions)
+        if n == 0:
+            return EncodedChunk(first, batch_rows, 0, b"", stats, [], np.zeros(0, np.int64))
         columns_by_name = {str(f): table.column(str(f)) for f in meta["fields"]}
         by_name = _NumpyColumns(columns_by_name)
         keys = hashes = seen = None
         deleted_keys: list[str] = []
         if self.key is not None:
             keys = key_strings(by_name[self.key])
-            missing = pd.isna(by_name[self.key])
-            if missing.any():
-                row = int(np.flatnonzero(missing)[0]) + first + 1
-                raise ImportRejected(f"feature {row} has no value in the key field {self.key!r}")
+            no_key = pd.isna(by_name[self.key])
+            if no_key.any():
+                row = self.scan.number(int(positions[np.flatnonzero(no_key)[0]]))
+                raise ImportRejected(f"{self.scan.unit} {row} has no value in the key field {self.key!r}")
         if "hash" in prefix:
             hashes = row_hashes(seed, keys, [by_name[f.name] for f in fields], wkb_out)
         rows = np.ones(n, bool)
@@ -288,7 +335,7 @@ class LayerReader:
         columns = []
         for kind, column in order:
             if kind == "fid":
-                columns.append(cb.int8(np.arange(first + 1, first + n + 1, dtype=np.int64)[rows]))
+                columns.append(cb.int8((positions + 1)[rows]))
             elif kind == "key":
                 columns.append(cb.text(keys))
             elif kind == "hash":
@@ -306,7 +353,14 @@ class LayerReader:
                     encoded = SQL_TYPES[kind][1](values if every else values[rows])
                 columns.append(encoded)
         kept = int(rows.sum())
-        return EncodedChunk(first, n, kept, cb.encode_rows(columns) if kept else b"", stats, deleted_keys, seen)
+        return EncodedChunk(first, batch_rows, kept, cb.encode_rows(columns) if kept else b"", stats, deleted_keys,
+                            seen)
+
+    def _leave_out(self, table: pa.RecordBatch, positions: np.ndarray, bad: np.ndarray, reason: str,
+                   left_out: list[tuple[int, str]]) -> tuple[pa.RecordBatch, np.ndarray]:
+        """The batch without its ``bad`` rows, which are added to ``left_out`` (with ``reason``, or the scan's)."""
+        left_out.extend((int(i), reason or self.scan.reason(int(i))) for i in positions[bad])
+        return table.filter(pa.array(~bad)), positions[~bad]
 
 
 @dataclass

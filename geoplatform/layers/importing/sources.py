@@ -15,12 +15,13 @@ from pathlib import Path, PurePosixPath
 import pyogrio
 
 from geoplatform.layers import conf
+from geoplatform.layers.importing import csv_rows
 from geoplatform.layers.importing.errors import ImportRejected
 
 CSV_OPTIONS = {
-    "X_POSSIBLE_NAMES": "lon,lng,long,longitude,x,经度,东经",
-    "Y_POSSIBLE_NAMES": "lat,latitude,y,纬度,北纬",
-    "GEOM_POSSIBLE_NAMES": "wkt,geom,geometry,the_geom,shape",
+    "X_POSSIBLE_NAMES": ",".join(csv_rows.X_NAMES),
+    "Y_POSSIBLE_NAMES": ",".join(csv_rows.Y_NAMES),
+    "GEOM_POSSIBLE_NAMES": ",".join(csv_rows.GEOMETRY_NAMES),
     "KEEP_GEOM_COLUMNS": "NO",
     "AUTODETECT_TYPE": "YES",
 }
@@ -29,13 +30,15 @@ DATA_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".fgb", ".csv")
 
 @dataclass
 class Source:
-    """What :mod:`.reader` opens: a path, a layer name, the text encoding and driver open options."""
+    """What :mod:`.reader` opens: a path, a layer name, the text encoding and driver open options (and a CSV's
+    separator, given to GDAL explicitly so that :mod:`.csv_rows` splits the lines as GDAL does)."""
 
     path: Path
     driver: str
     layer: str | None = None
     encoding: str | None = None
     options: dict[str, str] = field(default_factory=dict)
+    separator: str | None = None
 
 
 def sniff_format(path: Path) -> str:
@@ -183,5 +186,7 @@ def open_source(upload: Path, workdir: Path, *, layer: str | None = None, encodi
     if kind == "ESRI Shapefile":
         return shapefile_source(upload, encoding)
     if kind == "CSV":
-        return Source(upload, "CSV", encoding=encoding, options=dict(CSV_OPTIONS))
+        separator = csv_rows.detect_separator(csv_rows.header_line(upload, encoding))
+        return Source(upload, "CSV", encoding=encoding, separator=separator,
+                      options={**CSV_OPTIONS, "SEPARATOR": csv_rows.SEPARATORS[separator]})
     return Source(upload, kind, layer=choose_layer(upload, layer), encoding=encoding)

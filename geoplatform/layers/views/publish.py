@@ -41,7 +41,8 @@ class VersionsView(LayersView):
                               "versions": [version_doc(v) for v in layer.versions.order_by("number")]})
 
     def post(self, request, slug: str):
-        """Multipart field ``file`` (+ title, key, crs, encoding, layer, changes=true, delete_keys one per line).
+        """Multipart field ``file`` (+ title, key, crs, encoding, layer, changes=true, delete_keys one per line,
+        skip_bad_rows=true).
 
         Django streams the upload to a temp file.
         """
@@ -68,7 +69,7 @@ class VersionsView(LayersView):
                                      crs=data.get("crs") or None, encoding=data.get("encoding") or None,
                                      layer_name=data.get("layer") or None, source_name=path.name,
                                      published_by=getattr(request.user, "label", ""),
-                                     changes=str(data.get("changes", "")).lower() in ("1", "true", "yes"),
+                                     changes=_flag(data, "changes"), skip_bad_rows=_flag(data, "skip_bad_rows"),
                                      delete_keys=tuple(k.strip() for k in data.get("delete_keys", "").splitlines()
                                                        if k.strip()))
             try:
@@ -91,6 +92,16 @@ class RestoreView(LayersView):
         except CatalogError:
             raise
         return json_response(version_doc(version), status=201)
+
+
+def _flag(data, name: str) -> bool:
+    """A true/false form field (absent: false); anything else is a 400 naming the accepted words."""
+    value = str(data.get(name, "")).strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("", "0", "false", "no"):
+        return False
+    raise InvalidRequest(f"{name}={value!r} is not true or false (accepted: true, false, 1, 0, yes, no)")
 
 
 def _save_upload(upload, path: Path) -> None:

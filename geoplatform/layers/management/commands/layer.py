@@ -37,6 +37,9 @@ class Command(BaseCommand):
                               "1/true marks features to remove")
         pub.add_argument("--delete-keys", type=Path, metavar="KEYS_FILE",
                          help="with --changes: a text file of keys to remove, one per line")
+        pub.add_argument("--skip-bad-rows", action="store_true",
+                         help="leave out rows that cannot be stored as they are (a coordinate that is not a number, "
+                              "a NUL character) instead of refusing the file; the report lists their lines")
         pub.add_argument("--no-progress", action="store_true")
         hist = sub.add_parser("history", help="list the versions of layer SLUG")
         hist.add_argument("--name", required=True)
@@ -69,7 +72,8 @@ class Command(BaseCommand):
         request = PublishRequest(owner=owner, slug=opts["name"], title=opts["title"], key=opts["key"],
                                  crs=opts["crs"], encoding=opts["encoding"], layer_name=opts["layer_name"],
                                  published_by=f"cli:{owner.code}", source_name=path.name,
-                                 changes=opts["changes"], delete_keys=delete_keys)
+                                 changes=opts["changes"], delete_keys=delete_keys,
+                                 skip_bad_rows=opts["skip_bad_rows"])
         bar = tqdm(unit=" features", unit_scale=True, disable=opts["no_progress"], file=self.stderr._out)
         try:
             version = publish_version(path, request, total=lambda n: bar.reset(total=n), progress=bar.update)
@@ -78,6 +82,11 @@ class Command(BaseCommand):
         report = version.report
         self.stdout.write(f"{request.slug} version {version.number}: {version.feature_count} features "
                           f"({version.geometry_type}), from {report['source_crs']}")
+        if "crs" in report:
+            self.stdout.write(f"CRS {report['crs']} (--crs names another)")
+        if "skipped_bad_rows" in report:
+            skipped = report["skipped_bad_rows"]
+            self.stdout.write(f"left out {skipped['count']} bad rows: " + "; ".join(skipped["details"]))
         self.stdout.write(json.dumps(report, ensure_ascii=False))
 
     def do_history(self, opts) -> None:
