@@ -2,7 +2,6 @@
 
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -10,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.access import Action, authorize
-from catalog.api.params import int_param
+from catalog.api.params import int_param, parse_datetime_value
 from catalog.api.serializers import EntrySerializer
 from catalog.audit import audit_request
 from catalog.errors import InvalidRequest
@@ -26,15 +25,7 @@ def base_url(request) -> str:
 
 
 def _since(text: str | None):
-    if not text:
-        return None
-    try:
-        moment = parse_datetime(text)
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise InvalidRequest("updated_since must be a date (2026-01-31) or an ISO 8601 date-time")
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    return parse_datetime_value(text, "updated_since") if text else None
 
 
 class CatalogSearchView(APIView):

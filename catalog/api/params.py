@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from catalog.errors import InvalidRequest
 
@@ -10,6 +15,10 @@ TRUE_WORDS = ("true", "1")
 FALSE_WORDS = ("false", "0")
 #: Longitude and latitude limits, for a bbox that must be in degrees.
 LONLAT_LIMITS = (-180.0, -90.0, 180.0, 90.0)
+#: Real UTC offsets run from -12:00 to +14:00 (PostgreSQL refuses displacements past ±15:59).
+MAX_UTC_OFFSET = timedelta(hours=14)
+DATE_ONLY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+MOMENT_FORMS = "YYYY-MM-DD or an RFC 3339 date-time such as 2026-02-28T12:00:00+08:00"
 
 
 def int_param(request, name: str, default: int, low: int, high: int) -> int:
@@ -24,6 +33,32 @@ def int_param(request, name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidRequest(f"{name} must be between {low} and {high}")
     return value
+
+
+def parse_datetime_value(text: str, name: str, *, end_of_day: bool = False) -> datetime:
+    """An aware date-time from ``YYYY-MM-DD`` (its start, or its last microsecond with ``end_of_day``)
+    or an RFC 3339 date-time (the server's time zone when it has no offset).
+
+    Well-formed but impossible values (2026-02-30, month 13, hour 99, offset +25:00) are a 400 naming
+    the parameter ``name``: Python would raise ValueError and PostgreSQL refuse an offset past ±15:59.
+    """
+    try:
+        if DATE_ONLY.fullmatch(text):
+            day = parse_date(text)
+            moment = datetime(day.year, day.month, day.day, *((23, 59, 59, 999999) if end_of_day else ()))
+        else:
+            moment = parse_datetime(text)
+    except ValueError as exc:
+        reason = "the UTC offset must be within ±14:00" if "offset" in str(exc) else str(exc)
+        raise InvalidRequest(f"{name} {text!r} is not a real date or time ({reason}); expected {MOMENT_FORMS}") from None
+    if moment is None:
+        raise InvalidRequest(f"{name} {text!r} cannot be read as a date or date-time; expected {MOMENT_FORMS}")
+    if timezone.is_naive(moment):
+        return timezone.make_aware(moment)
+    if abs(moment.utcoffset()) > MAX_UTC_OFFSET:
+        raise InvalidRequest(f"{name} {text!r} is not a real date or time (the UTC offset must be within ±14:00); "
+                             f"expected {MOMENT_FORMS}")
+    return moment
 
 
 def parse_bool(raw: str, name: str) -> bool:

@@ -32,6 +32,15 @@ def test_bad_search_bbox_gets_400(client, auth, bbox, words):
     assert response.status_code == 400 and words in response.json()["detail"]
 
 
+@pytest.mark.parametrize(("since", "words"), [
+    ("2026-02-30", "day is out of range for month"), ("2026-01-01T10:00:00-23:00", "UTC offset must be within ±14:00"),
+    ("yesterday", "cannot be read as a date"),
+])
+def test_impossible_updated_since_gets_400(client, auth, since, words):
+    detail = client.get("/api/catalog/", {"updated_since": since}, **auth).json()["detail"]
+    assert detail.startswith(f"updated_since {since!r}") and words in detail
+
+
 def test_good_search_still_answers(client, auth):
     response = client.get("/api/catalog/", {"q": "道路", "bbox": "116.2,39.8,116.6,40.1"}, **auth)
     assert response.status_code == 200 and response.json()["total"] == 0

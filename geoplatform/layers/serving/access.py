@@ -6,15 +6,13 @@ so every output (features, tiles, downloads, filters on them) sees only the mask
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import F
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from catalog.access import Action, Decision, authorize, decide, request_principal
+from catalog.api.params import parse_datetime_value
 from catalog.errors import EntryNotFound, InvalidRequest, NotAuthenticated
 from catalog.masking import select_expression
 from catalog.models import Entry
@@ -51,26 +49,9 @@ class LayerAccess:
         raise InvalidRequest(f"unknown property {name!r}; queryable: {', '.join(f.name for f in self.fields)}")
 
 
-DATE_ONLY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
-MOMENT_FORMS = "YYYY-MM-DD or an RFC 3339 date-time such as 2026-02-28T12:00:00+08:00"
-
-
 def _one_moment(text: str, name: str) -> datetime | None:
     """One end of ``datetime``/``at``: None when open (``..`` or empty); a date alone means the end of that day."""
-    if text in ("", ".."):
-        return None
-    try:
-        if DATE_ONLY.fullmatch(text):
-            day = parse_date(text)
-            moment = datetime(day.year, day.month, day.day, 23, 59, 59, 999999)
-        else:
-            moment = parse_datetime(text)
-    except ValueError as exc:  # well-formed but impossible: 2026-02-30, month 13, hour 99, offset +25:00
-        reason = "the UTC offset must be within ±23:59" if "offset" in str(exc) else str(exc)
-        raise InvalidRequest(f"{name} {text!r} is not a real date or time ({reason}); expected {MOMENT_FORMS}") from None
-    if moment is None:
-        raise InvalidRequest(f"{name} {text!r} cannot be read as a date or date-time; expected {MOMENT_FORMS}")
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    return None if text in ("", "..") else parse_datetime_value(text, name, end_of_day=True)
 
 
 def parse_moment(text: str | None, name: str = "at") -> datetime | None:

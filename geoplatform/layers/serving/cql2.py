@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import shapely
 from django.utils.dateparse import parse_datetime
 
-from catalog.api.params import FALSE_WORDS, TRUE_WORDS
+from catalog.api.params import FALSE_WORDS, MAX_UTC_OFFSET, TRUE_WORDS
 from catalog.errors import InvalidRequest
 
 TOKEN = re.compile(r"""
@@ -114,6 +115,8 @@ def _timestamp(value) -> str:
     moment = parse_datetime(text)
     if moment is None:
         raise ValueError
+    if moment.utcoffset() is not None and abs(moment.utcoffset()) > MAX_UTC_OFFSET:
+        raise ValueError("the UTC offset must be within ±14:00")
     return moment.isoformat()
 
 
@@ -320,7 +323,7 @@ class Parser:
             return shapely.box(*numbers).wkt
         if name not in WKT_TYPES:
             self.fail(f"unsupported geometry {tok.text!r}")
-        start = tok.pos
+        start, start_index = tok.pos, self.i
         self.i += 1
         depth = 0
         while self.peek() is not None:
@@ -332,9 +335,14 @@ class Parser:
                 break
         end = self.tokens[self.i - 1].pos + 1
         try:
-            return shapely.from_wkt(self.text[start:end]).wkt
+            with np.errstate(over="ignore"):  # 1e400 reads as infinity, refused below
+                geometry = shapely.from_wkt(self.text[start:end])
         except shapely.errors.ShapelyError as exc:
             raise InvalidRequest(f"filter: invalid WKT geometry: {exc}") from None
+        if not np.isfinite(shapely.get_coordinates(geometry)).all():
+            self.i = start_index
+            self.fail("the WKT geometry has a coordinate that is not a finite number")
+        return geometry.wkt
 
 
 def to_sql(text: str, resolve: Callable[[str], Property], geometry_sql: str = "t.gp_geom") -> tuple[str, list]:
