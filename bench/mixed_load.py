@@ -225,28 +225,29 @@ def api(port: int, method: str, path: str, key: str, body: dict | None = None) -
 
 def ensure_business_grant(port: int, keys: dict[str, str]) -> None:
     """swj's demo application for businesses: checked by zsj (data authority), approved by scjgj with the
-    credit code masked to its last 4 characters. Skipped when swj already holds a grant."""
+    credit code masked to its last 4 characters. Nothing to do when swj already holds that grant."""
     status, grants = api(port, "GET", "/api/grants/", keys["swj"])
     if status != 200:
         raise SystemExit(f"GET /api/grants/ as swj: {status} {grants}")
-    rows = grants.get("results", grants) if isinstance(grants, dict) else grants
-    if any(json.dumps(row, ensure_ascii=False).count('"businesses"') for row in rows):
+    now = dt.datetime.now(dt.UTC)
+    if any(g["department"] == "swj" and g["entry"] == "businesses" and g["revoked_at"] is None
+           and (g["valid_to"] is None or dt.datetime.fromisoformat(g["valid_to"]) > now) for g in grants):
         return
-    status, apps = api(port, "GET", "/api/applications/", keys["swj"])
-    apps = apps.get("results", apps) if isinstance(apps, dict) else apps
-    waiting = [a for a in apps if "businesses" in json.dumps(a, ensure_ascii=False)]
-    if status != 200 or not waiting:
-        raise SystemExit(f"no demo application of swj for businesses: {status} {apps}")
-    number = waiting[0]["id"]
-    for method, path, key, body in (
-            ("POST", f"/api/applications/{number}/check", keys["zsj"], {"conforming": True}),
-            ("POST", f"/api/applications/{number}/approve", keys["scjgj"],
-             {"fields": ["credit_code", "name", "address", "status"], "days": 365,
-              "transforms": {"credit_code": {"kind": "mask", "keep_last": 4}}})):
-        status, answer = api(port, method, path, key, body)
+    status, applications = api(port, "GET", "/api/applications/", keys["swj"])
+    waiting = [a for a in applications if a["status"] in ("submitted", "checked")
+               and any(i["entry"] == "businesses" for i in a["items"])] if status == 200 else []
+    if not waiting:
+        raise SystemExit(f"swj holds no grant on businesses and has no application waiting for one "
+                         f"({status} {applications}); drop the database {DBNAME} and run again")
+    application = waiting[0]
+    steps = [("check", keys["zsj"], {"conforming": True})] if application["status"] == "submitted" else []
+    steps.append(("approve", keys["scjgj"], {"fields": ["credit_code", "name", "address", "status"], "days": 365,
+                                             "transforms": {"credit_code": {"kind": "mask", "keep_last": 4}}}))
+    for step, key, body in steps:
+        status, answer = api(port, "POST", f"/api/applications/{application['id']}/{step}", key, body)
         if status >= 300:
-            raise SystemExit(f"{method} {path}: {status} {answer}")
-    print(f"set-up: application {number} (swj -> businesses) approved with credit_code masked", flush=True)
+            raise SystemExit(f"POST /api/applications/{application['id']}/{step}: {status} {answer}")
+    print(f"set-up: application {application['id']} (swj -> businesses) approved, credit_code masked", flush=True)
 
 
 # --- what each client asks for -----------------------------------------------------------------------------
@@ -381,7 +382,8 @@ def print_cpu(cpu: dict, stats: lc.RunStats) -> None:
     requests = sum(len(k.latencies) + k.errors for k in stats.kinds.values()) or 1
     print(f"\nCPU over {seconds:.1f} s (cores in use on average): load client {cpu['client'] / seconds:.2f} "
           f"({1000 * cpu['client'] / requests:.2f} ms a request), "
-          f"web server {cpu['server'] / seconds:.2f}, PostgreSQL backends {cpu['postgres'] / seconds:.2f}; "
+          f"web server {cpu['server'] / seconds:.2f} ({1000 * cpu['server'] / requests:.1f} ms a request), "
+          f"PostgreSQL backends {cpu['postgres'] / seconds:.2f} ({1000 * cpu['postgres'] / requests:.1f} ms); "
           f"machine {cpu['machine'] / seconds:.2f} of {cpu['cores']:.0f}, of which others "
           f"{max(cpu['machine'] - ours, 0) / seconds:.2f}; load average {os.getloadavg()[0]:.2f}")
 
