@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import sharing
-from catalog.api.params import int_param
+from catalog.api.params import int_param, parse_bool
 from catalog.api.serializers import (
     ApplicationCreateSerializer,
     ApplicationSerializer,
@@ -19,7 +19,7 @@ from catalog.api.serializers import (
     ReasonSerializer,
 )
 from catalog.audit import audit_request
-from catalog.errors import EntryNotFound
+from catalog.errors import EntryNotFound, InvalidRequest
 from catalog.models import Application, ApplicationItem, AuditEvent, Entry, Grant, Notification
 
 
@@ -51,6 +51,20 @@ def _entries(slugs: list[str], principal) -> list[Entry]:
             raise EntryNotFound(f"no catalog entry {slug!r}")
         entries.append(entry)
     return entries
+
+
+def _body_object(request) -> dict:
+    """The request body as an object: a JSON list or string would otherwise fail on ``.get`` (a 500)."""
+    if not isinstance(request.data, dict):
+        raise InvalidRequest("the request body must be a JSON object, e.g. {\"note\": \"...\"}")
+    return request.data
+
+
+def _text(body: dict, name: str) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be text, not {type(value).__name__}")
+    return value
 
 
 def _prefetched(queryset):
@@ -125,11 +139,13 @@ class ItemDisputeView(APIView):
         item = ApplicationItem.objects.filter(application=application, entry__slug=slug).first()
         if item is None:
             raise EntryNotFound(f"application #{pk} has no entry {slug!r}")
-        note = str(request.data.get("note", ""))
+        body = _body_object(request)
+        note = _text(body, "note")
         if step == "dispute":
             sharing.dispute_refusal(request.user, item, note)
         else:
-            sharing.settle_dispute(request.user, item, bool(request.data.get("uphold_refusal", True)), note)
+            uphold = parse_bool(body.get("uphold_refusal", True), "uphold_refusal")  # "false" is not true
+            sharing.settle_dispute(request.user, item, uphold, note)
         audit_request(request, step, entry=slug, reason=f"application #{pk}", purpose=note)
         return Response(ApplicationSerializer(_prefetched(Application.objects).get(pk=pk)).data)
 
@@ -155,7 +171,7 @@ class GrantRevokeView(APIView):
         grant = visible_grants(request.user).select_related("entry").filter(pk=pk).first()
         if grant is None:
             raise EntryNotFound(f"no grant #{pk} visible to your department")
-        sharing.revoke_grant(request.user, grant, str(request.data.get("reason", "")))
+        sharing.revoke_grant(request.user, grant, _text(_body_object(request), "reason"))
         audit_request(request, "revoke", entry=grant.entry.slug, reason=f"grant #{pk}")
         return Response(GrantSerializer(grant).data)
 
