@@ -210,7 +210,7 @@ def test_parse_bbox_returns_west_south_east_north():
 
 
 @pytest.mark.parametrize(("raw", "value"), [("true", True), ("TRUE", True), ("1", True), ("false", False),
-                                            ("0", False), (" False ", False)])
+                                            ("0", False), (" False ", False), (True, True), (False, False)])
 def test_parse_bool_reads_true_false_1_0(raw, value):
     assert parse_bool(raw, "flag") is value
 
