@@ -38,7 +38,7 @@ class WhoAmISerializer(serializers.Serializer):
 class EntrySerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="code", read_only=True)
     owner_name = serializers.CharField(source="owner.name_zh", read_only=True)
-    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)  # uncategorised: null
     bbox = serializers.SerializerMethodField()
     sharing_label = serializers.CharField(source="get_sharing_display", read_only=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -39,6 +40,12 @@ def job_body(request, job: Job) -> dict:
 
 
 def _own_job(request, pk) -> Job:
+    """The caller's department's job ``pk``; 404 for another department's job or an id that is no job id."""
+    try:
+        uuid.UUID(str(pk))
+    except ValueError:  # the result URL's pattern admits 36 hex digits and dashes in any order
+        raise EntryNotFound(f"no geocoding job {pk}: a job id is a UUID such as "
+                            "1b4e28ba-2fa1-11d2-883f-0016d3cca427") from None
     principal = request.user
     job = Job.objects.filter(pk=pk, kind=jobs.KIND, department=principal.department).first()
     if job is None:
@@ -62,6 +69,9 @@ class GeocodeJobsView(APIView):
             raise InvalidRequest(f"the file is {upload.size} bytes; the limit is "
                                  f"{settings.GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES}")
         data = request.data
+        for name, value in data.items():
+            if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold NUL
+                raise InvalidRequest(f"the form field {name!r} contains a NUL character (\\x00); remove it")
         layer = data.get("layer", "")
         if data.get("output") == "layer":
             existing = Entry.objects.filter(slug=layer).exclude(owner=principal.department).first()
@@ -82,7 +92,7 @@ class GeocodeJobsView(APIView):
                 raise InvalidRequest(str(exc)) from None
         return Response(job_body(request, job), status=202)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="geocode_jobs_list")
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "object"}}}, operation_id="geocode_jobs_list")
     def get(self, request):
         authorize(request, GAZETTEER, Action.DISCOVER, purpose="batch geocoding jobs")
         recent = Job.objects.filter(kind=jobs.KIND, department=request.user.department)[:50]
