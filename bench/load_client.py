@@ -1,4 +1,4 @@
-"""A closed-loop HTTP/1.1 load client for the mixed-load benchmark, and CPU accounting from /proc.
+"""A closed-loop HTTP/1.1 load client for the mixed-load benchmark, its report tables, CPU accounting from /proc.
 
 One asyncio loop in one process drives every simulated client over its own keep-alive connection on
 raw sockets (no HTTP library: a request costs the client a few tens of microseconds, so on this 2-core
@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 #: (kind, path, headers) of the next request a client sends; chosen by the caller's picker.
 Request = tuple[str, str, dict[str, str]]
@@ -97,11 +99,15 @@ class Connection:
         return status, body
 
 
-async def _client(conn: Connection, pick: Callable[[], Request], stats: RunStats, deadline: float,
+async def _client(conn: Connection, pick: Callable[[], Request | None], stats: RunStats, deadline: float,
                   timeout: float, max_samples: int) -> None:
     try:
         while time.perf_counter() < deadline:
-            kind, path, headers = pick()
+            request = pick()
+            if request is None:  # every kind is paced for now: wait, as a rate-limited app does
+                await asyncio.sleep(0.01)
+                continue
+            kind, path, headers = request
             started = time.perf_counter()
             status, detail = None, ""
             try:
@@ -124,7 +130,7 @@ async def _client(conn: Connection, pick: Callable[[], Request], stats: RunStats
         conn.close()
 
 
-def run_load(host: str, port: int, pickers: list[Callable[[], Request]], seconds: float,
+def run_load(host: str, port: int, pickers: list[Callable[[], Request | None]], seconds: float,
              timeout: float = 30.0, max_samples: int = 20) -> RunStats:
     """Run one client per picker for ``seconds`` (requests under way at the end complete, each bounded by
     ``timeout``); every client keeps one keep-alive connection."""
@@ -142,12 +148,12 @@ def run_load(host: str, port: int, pickers: list[Callable[[], Request]], seconds
 
 
 def weighted_picker(rng: random.Random, choices: dict[str, Callable[[random.Random], Request | None]],
-                    weights: dict[str, float]) -> Callable[[], Request]:
+                    weights: dict[str, float]) -> Callable[[], Request | None]:
     """A picker that draws the next request's kind by ``weights``; a kind whose chooser returns None (e.g.
-    its rate budget is spent for now) is drawn again among the others."""
+    its rate budget is spent for now) is drawn again among the others; None when none is available."""
     names = [n for n in choices if weights.get(n, 0) > 0]
 
-    def pick() -> Request:
+    def pick() -> Request | None:
         pool = list(names)
         while pool:
             name = rng.choices(pool, [weights[n] for n in pool])[0]
@@ -155,7 +161,7 @@ def weighted_picker(rng: random.Random, choices: dict[str, Callable[[random.Rand
             if request is not None:
                 return request
             pool.remove(name)
-        raise RuntimeError("no kind of request is available to this client")
+        return None
 
     return pick
 
@@ -175,6 +181,53 @@ class Pacer:
         self.next_at = now + self.interval
         return True
 
+
+# --- reporting ----------------------------------------------------------------------------------------------
+
+def kind_rows(stats: RunStats) -> dict[str, dict]:
+    """Per kind and for all: requests (errors included), errors, latency percentiles of the 2xx (ms), req/s."""
+    rows = {}
+    everything = [lat for k in stats.kinds.values() for lat in k.latencies]
+    for name, k in [*sorted(stats.kinds.items()), ("all", None)]:
+        lats = np.array(everything if k is None else k.latencies) * 1000
+        errors = stats.errors if k is None else k.errors
+        count = len(lats) + errors
+        p50, p95, p99 = np.percentile(lats, [50, 95, 99]) if len(lats) else (float("nan"),) * 3
+        rows[name] = {"requests": count, "errors": errors, "p50": p50, "p95": p95, "p99": p99,
+                      "rate": count / stats.seconds}
+    return rows
+
+
+def print_table(rows: dict[str, dict], title: str, titles: dict[str, str]) -> None:
+    """``rows`` as a Markdown table, ready for bench/RESULTS.md."""
+    total = rows["all"]["requests"] or 1
+    print(f"\n{title}\n\n| kind | requests | share | errors | p50 ms | p95 ms | p99 ms | req/s |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        label = titles.get(name, "**all**")
+        print(f"| {label} | {r['requests']:,} | {100 * r['requests'] / total:.0f}% | {r['errors']} | {r['p50']:.1f} "
+              f"| {r['p95']:.1f} | {r['p99']:.1f} | {r['rate']:.1f} |")
+
+
+def print_cpu(cpu: dict, stats: RunStats) -> None:
+    ours, seconds = cpu["client"] + cpu["server"] + cpu["postgres"], stats.seconds
+    requests = sum(len(k.latencies) + k.errors for k in stats.kinds.values()) or 1
+    print(f"\nCPU over {seconds:.1f} s (cores in use on average): load client {cpu['client'] / seconds:.2f} "
+          f"({1000 * cpu['client'] / requests:.2f} ms a request), "
+          f"web server {cpu['server'] / seconds:.2f} ({1000 * cpu['server'] / requests:.1f} ms a request), "
+          f"PostgreSQL backends {cpu['postgres'] / seconds:.2f} ({1000 * cpu['postgres'] / requests:.1f} ms); "
+          f"machine {cpu['machine'] / seconds:.2f} of {cpu['cores']:.0f}, of which others "
+          f"{max(cpu['machine'] - ours, 0) / seconds:.2f}; load average {os.getloadavg()[0]:.2f}")
+
+
+def first_traceback(log: str) -> str:
+    """From the first 'Traceback' line to the exception line (the first unindented line after it)."""
+    lines = log[log.find("Traceback"):].splitlines()
+    end = next((i for i, line in enumerate(lines[1:], 1) if line and not line.startswith(" ")), len(lines) - 1)
+    return "\n".join(lines[:end + 1])
+
+
+# --- CPU accounting -----------------------------------------------------------------------------------------
 
 def _ticks(pid: int) -> int:
     """utime + stime of a process in clock ticks, 0 when it is gone."""

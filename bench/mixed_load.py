@@ -56,7 +56,6 @@ from pathlib import Path
 
 import load_client as lc
 import morecantile
-import numpy as np
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,8 +82,13 @@ FILTERS = {"roads": ["grade = '主干路'", "grade = '次干路' AND name LIKE '
 
 # --- set-up -----------------------------------------------------------------------------------------------
 
+#: The venv's command next to this interpreter (so `.venv/bin/python bench/mixed_load.py` needs no PATH), else PATH's.
+GEOPLATFORM = str(Path(sys.executable).parent / "geoplatform") if (Path(sys.executable).parent / "geoplatform").exists() \
+    else "geoplatform"
+
+
 def gp(env: dict, *args: str, timeout: float = 1800) -> str:
-    done = subprocess.run(["geoplatform", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+    done = subprocess.run([GEOPLATFORM, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
     if done.returncode:
         raise SystemExit(f"geoplatform {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
     return done.stdout
@@ -96,6 +100,7 @@ def database_url(explicit: str | None) -> str:
     if explicit:
         return explicit
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    gp(env, "db", "start")  # a no-op when the local cluster runs
     base = gp(env, "db", "url").strip()
     with psycopg.connect(base, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DBNAME]).fetchone():
@@ -152,6 +157,10 @@ def demo_addresses(url: str, count: int, rng: random.Random) -> list[str]:
 
 # --- the server -------------------------------------------------------------------------------------------
 
+class ServerExited(RuntimeError):
+    """The server stopped by itself before answering /healthz."""
+
+
 class Server:
     """``geoplatform serve`` in a process group of its own, stopped with the whole group."""
 
@@ -166,14 +175,15 @@ class Server:
         self.port, self.log, self.log_offset = port, log, 0
         self.log_file = log.open("w")
         self.process = subprocess.Popen(
-            ["geoplatform", "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
+            [GEOPLATFORM, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
             env=env, cwd=ROOT, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, seconds: float = 180) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise ServerExited(f"the server exited with {self.process.returncode} while starting:\n"
+                                   f"{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"http://{HOST}:{self.port}/healthz", timeout=5):
                     return
@@ -210,6 +220,25 @@ class Server:
         except ProcessLookupError:
             pass
         self.log_file.close()
+
+
+def start_server(env: dict, port: int, workers: int, attempts: int = 3) -> Server:
+    """A ready server. On this shared machine a start was seen to end at once with status 0 and nothing
+    logged (its workers stopped by a signal from outside): such a start is tried again, and said so."""
+    for attempt in range(1, attempts + 1):
+        server = Server(env, port, workers, WORK / "server.log")
+        try:
+            server.wait_ready()
+            return server
+        except ServerExited as exc:
+            server.stop()
+            if attempt == attempts:
+                raise SystemExit(str(exc)) from None
+            print(f"start {attempt}: {str(exc).splitlines()[0]}; starting again", flush=True)
+        except BaseException:
+            server.stop()
+            raise
+    raise AssertionError("unreachable")
 
 
 def api(port: int, method: str, path: str, key: str, body: dict | None = None) -> tuple[int, object]:
@@ -354,40 +383,6 @@ def measured_run(server: Server, url: str, pickers: list, seconds: float) -> tup
     return stats, cpu
 
 
-def kind_rows(stats: lc.RunStats) -> dict[str, dict]:
-    rows = {}
-    everything = [lat for k in stats.kinds.values() for lat in k.latencies]
-    for name, k in [*sorted(stats.kinds.items()), ("all", None)]:
-        lats = np.array(everything if k is None else k.latencies) * 1000
-        errors = stats.errors if k is None else k.errors
-        count = len(lats) + errors
-        p50, p95, p99 = np.percentile(lats, [50, 95, 99]) if len(lats) else (float("nan"),) * 3
-        rows[name] = {"requests": count, "errors": errors, "p50": p50, "p95": p95, "p99": p99,
-                      "rate": count / stats.seconds}
-    return rows
-
-
-def print_table(rows: dict[str, dict], title: str) -> None:
-    total = rows["all"]["requests"] or 1
-    print(f"\n{title}\n\n| kind | requests | share | errors | p50 ms | p95 ms | p99 ms | req/s |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, r in rows.items():
-        label = KIND_TITLES.get(name, "**all**")
-        print(f"| {label} | {r['requests']:,} | {100 * r['requests'] / total:.0f}% | {r['errors']} | {r['p50']:.1f} "
-              f"| {r['p95']:.1f} | {r['p99']:.1f} | {r['rate']:.1f} |")
-
-
-def print_cpu(cpu: dict, stats: lc.RunStats) -> None:
-    ours, seconds = cpu["client"] + cpu["server"] + cpu["postgres"], stats.seconds
-    requests = sum(len(k.latencies) + k.errors for k in stats.kinds.values()) or 1
-    print(f"\nCPU over {seconds:.1f} s (cores in use on average): load client {cpu['client'] / seconds:.2f} "
-          f"({1000 * cpu['client'] / requests:.2f} ms a request), "
-          f"web server {cpu['server'] / seconds:.2f} ({1000 * cpu['server'] / requests:.1f} ms a request), "
-          f"PostgreSQL backends {cpu['postgres'] / seconds:.2f} ({1000 * cpu['postgres'] / requests:.1f} ms); "
-          f"machine {cpu['machine'] / seconds:.2f} of {cpu['cores']:.0f}, of which others "
-          f"{max(cpu['machine'] - ours, 0) / seconds:.2f}; load average {os.getloadavg()[0]:.2f}")
-
-
 def report_errors(stats: lc.RunStats, server: Server) -> None:
     """Samples of the failed requests, then what the server logged since the last report: each kind of
     error line with its count, and the first traceback in full."""
@@ -400,14 +395,7 @@ def report_errors(stats: lc.RunStats, server: Server) -> None:
     for line in sorted(set(lines)):
         print(f"  server log: {lines.count(line)} x {line}")
     if "Traceback" in log:
-        print("\nserver log, first traceback:\n" + first_traceback(log))
-
-
-def first_traceback(log: str) -> str:
-    """From the first 'Traceback' line to the exception line (the first unindented line after it)."""
-    lines = log[log.find("Traceback"):].splitlines()
-    end = next((i for i, line in enumerate(lines[1:], 1) if line and not line.startswith(" ")), len(lines) - 1)
-    return "\n".join(lines[:end + 1])
+        print("\nserver log, first traceback:\n" + lc.first_traceback(log))
 
 
 def git_state() -> str:
@@ -456,10 +444,9 @@ def main() -> int:
     addresses = demo_addresses(url, 2000, rng)
     if not args.keep_geocoding_cache:  # start like a server after a gazetteer update: every worker builds it
         shutil.rmtree(WORK / "geocoding", ignore_errors=True)
-    server = Server(env, args.port, args.workers, WORK / "server.log")
+    server = start_server(env, args.port, args.workers)
     failed = 0
     try:
-        server.wait_ready()
         first_key = {d: k for d, k in reversed(list(zip(departments, keys, strict=True)))}
         ensure_business_grant(args.port, first_key)
         notes: set[str] = set()
@@ -486,17 +473,19 @@ def main() -> int:
         runs = []
         for number in range(args.repeat):
             stats, cpu = measured_run(server, url, pickers, args.seconds)
-            rows = kind_rows(stats)
+            if server.process.poll() is not None:
+                print(f"the server exited with {server.process.returncode} during run {number + 1}", flush=True)
+            rows = lc.kind_rows(stats)
             runs.append(rows)
-            print_table(rows, f"run {number + 1} of {args.repeat}")
-            print_cpu(cpu, stats)
+            lc.print_table(rows, f"run {number + 1} of {args.repeat}", KIND_TITLES)
+            lc.print_cpu(cpu, stats)
             if stats.errors:
                 failed += stats.errors
                 report_errors(stats, server)
         if args.repeat > 1:
             median = {name: {field: (sum if field in ("requests", "errors") else statistics.median)(
                 [r[name][field] for r in runs]) for field in runs[0][name]} for name in runs[0]}
-            print_table(median, f"median of {args.repeat} runs (requests and errors: totals)")
+            lc.print_table(median, f"median of {args.repeat} runs (requests and errors: totals)", KIND_TITLES)
     finally:
         server.stop()
     print(f"\n{'FAILED: ' + str(failed) + ' errors' if failed else 'no errors'}; server log {server.log}")
