@@ -223,10 +223,10 @@ def strategy(operation):
     return st.one_of(strategies)
 
 
-def fuzz_operation(operation, callers: dict[str, dict], examples: int, seen: set[int]) -> None:
-    """Call ``operation`` with ``examples`` generated requests, each by one of ``callers``; the first failure
-    is raised (shrunk to its simplest form); ``seen`` collects the status codes answered. Requests of
-    EXPLICIT for the operation are sent first, as the granted department."""
+def fuzz_operation(operation, callers: dict[str, dict], examples: int, seen: set[int], explicit: list[dict]) -> None:
+    """Call ``operation`` with the ``explicit`` requests, then ``examples`` generated ones, each by one of
+    ``callers``; the first failure is raised (shrunk to its simplest form); ``seen`` collects the status
+    codes answered."""
     op_id = operation.definition.raw.get("operationId", operation.label)
     checks = CHECKS[:1] if op_id in SCHEMA_NOT_YET_CONFORMING else CHECKS
 
@@ -238,15 +238,17 @@ def fuzz_operation(operation, callers: dict[str, dict], examples: int, seen: set
         seen.add(response.status_code)
         case.validate_response(response, checks=checks)
 
-    for request in EXPLICIT.get(op_id, ()):
+    for request in explicit:
         request = dict(request)
         who = request.pop("who", "owner")
         call = example(case=operation.Case(**request), who=who)(call)
     call()
 
 
-def fuzz(schema, callers: dict[str, dict], examples: int, statuses: dict[str, set[int]]) -> list[str]:
-    """Every operation of ``schema`` called by each caller; the failures, one text per operation.
+def fuzz(schema, callers: dict[str, dict], examples: int, statuses: dict[str, set[int]],
+         explicit: dict[str, list[dict]]) -> list[str]:
+    """Every operation of ``schema`` called by each caller, after its ``explicit`` requests (by operationId);
+    the failures, one text per operation.
 
     ``statuses`` collects the status codes each operation answered (by operationId), so a test can
     check that the examples got past authentication and 404s to real data.
@@ -255,9 +257,9 @@ def fuzz(schema, callers: dict[str, dict], examples: int, statuses: dict[str, se
     # reads first: the writes (revoking the grant, withdrawing the application...) change what reads can see
     operations = sorted((result.ok() for result in schema.get_all_operations()), key=lambda op: op.method != "get")
     for operation in operations:
-        seen = statuses.setdefault(operation.definition.raw.get("operationId", operation.label), set())
+        op_id = operation.definition.raw.get("operationId", operation.label)
         try:
-            fuzz_operation(operation, callers, examples, seen)
+            fuzz_operation(operation, callers, examples, statuses.setdefault(op_id, set()), explicit.get(op_id, []))
         except (Exception, BaseExceptionGroup) as exc:  # every operation is tried; all failures reported together
             failures.append(f"{operation.label}: {exc}")
     return failures
@@ -305,5 +307,92 @@ def test_api_operations_never_answer_5xx(fuzz_city):
     schema = schemathesis.openapi.from_dict(described)
     schema.app = get_wsgi_application()
     statuses: dict[str, set[int]] = {}
-    failures = fuzz(schema, city.callers(), API_EXAMPLES, statuses)
+    failures = fuzz(schema, city.callers(), API_EXAMPLES, statuses, EXPLICIT)
     assert_fuzzed_cleanly(failures, statuses, MUST_REACH_DATA)
+
+
+IMAGERY_QUERY = {  # titiler options the service does not offer: each must be a 400 naming what is allowed
+    "expression": text(r"^b[0-9]{1,2}([-+*/]b[0-9]{1,2}){0,3}$"), "buffer": {"type": "integer", "minimum": 0},
+    "padding": {"type": "integer", "minimum": 0}, "colormap_name": {"enum": ["viridis", "nope"]},
+    "nodata": {"type": "number"}, "tilesize": {"type": "integer"}, "bidx": {"type": "integer"},
+}
+
+
+TILE_OPS = ("xyz_tile", ".tiles.{collection}.{year}.getTileWithFormat", ".tiles.{collection}.{year}.getTile")
+BAD_TILE_QUERIES = [{"tilesize": "8192"}, {"tilesize": "100000"}, {"buffer": "100000"}, {"bidx": "99"},
+                    {"expression": "b99"}, {"expression": "+".join(["b1"] * 3000)}]
+
+
+def imagery_tile(lon: float, lat: float, zoom: int) -> dict[str, int]:
+    """z, x, y of the WebMercatorQuad tile holding (lon, lat) at ``zoom``."""
+    import morecantile
+
+    tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, zoom)
+    return {"z": tile.z, "x": tile.x, "y": tile.y}
+
+
+def with_xyz_route(schema: dict) -> dict:
+    """The XYZ URL (/tiles/C/Y/z/x/y.png), which the app serves by renaming it to the factory's tile route,
+    described as an operation of its own so that it is fuzzed too."""
+    for path, ops in list(schema["paths"].items()):
+        if path.endswith("/tiles/{tileMatrixSetId}/{z}/{x}/{y}.{format}"):
+            op = copy.deepcopy(ops["get"])
+            op["operationId"] = "xyz_tile"
+            op["parameters"] = [p for p in op["parameters"] if p["name"] != "tileMatrixSetId"]
+            schema["paths"][path.replace("/tiles/{tileMatrixSetId}", "")] = {"get": op}
+    return schema
+
+
+def tuples_as_arrays(node):
+    """titiler's response models describe tuples with ``prefixItems``, which schemathesis 4.32 turns into an
+    invalid ``items: [...]`` when it checks responses; the same arrays with ``items`` any of those types."""
+    if isinstance(node, dict):
+        if isinstance(node.get("prefixItems"), list):
+            node = {**{k: v for k, v in node.items() if k != "prefixItems"}, "items": {"anyOf": node["prefixItems"]}}
+        return {k: tuples_as_arrays(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [tuples_as_arrays(v) for v in node]
+    return node
+
+
+def test_imagery_operations_never_answer_5xx(fuzz_city, tmp_path):
+    """Every operation of the imagery tile service (titiler behind the platform's access check)."""
+    from starlette.testclient import TestClient
+
+    from tests.tiles.conftest import BOUNDS, write_geotiff
+    from tiles.app import app
+    from tiles.ingest import IngestRequest, ingest_imagery
+    from tiles.registry import registry
+
+    city = fuzz_city
+    ingest_imagery(IngestRequest(owner=city.owner, collection=IMAGERY, year=YEAR,
+                                 source=write_geotiff(tmp_path / "aerial.tif")))
+    Grant.objects.create(department=city.user, entry=Entry.objects.get(slug=IMAGERY),
+                         valid_to=timezone.now() + timedelta(days=30))
+    registry.clear()
+    callers = city.callers()
+    with TestClient(app) as client:
+        tilejson = client.get(f"/tiles/{IMAGERY}/{YEAR}/tilejson.json", headers=callers["user"]["headers"])
+    assert tilejson.status_code == 200, tilejson.text
+    token = tilejson.json()["tiles"][0].split("token=")[1].split("&")[0]
+    callers["tile-token"] = {"params": {"token": token}}
+    centre = ((BOUNDS[0] + BOUNDS[2]) / 2, (BOUNDS[1] + BOUNDS[3]) / 2)
+    tile = imagery_tile(*centre, 16)
+    paths = {"collection": one_of_ids(IMAGERY), "year": one_of_ids(str(YEAR)),
+             "tileMatrixSetId": one_of_ids("WebMercatorQuad"), **{k: one_of_ids(v) for k, v in tile.items()},
+             "format": {"type": "string", "pattern": "^(png|jpg|jpeg|webp|tif|npy|pngraw)$"}}
+    tile_ops = {op: IMAGERY_QUERY for op in TILE_OPS}
+    tile_ops["wmts_kvp_tiles_wmts_get"] = {"SERVICE": one_of_ids("WMTS", "WMS"),
+                                           "REQUEST": one_of_ids("GetCapabilities", "GetTile")}
+    # issue 11's costly or failing tile requests, each by a key and by a tile token
+    seeds = [{"path_parameters": {"collection": IMAGERY, "year": str(YEAR), "format": "png", **tile},
+              "query": query, "who": who} for query in BAD_TILE_QUERIES for who in ("user", "tile-token")]
+    explicit = {"xyz_tile": seeds, "wmts_kvp_tiles_wmts_get": [
+        {"query": {"SERVICE": "WMTS", "REQUEST": "GetCapabilities"}, "who": "user"}]}
+    described = narrowed(with_xyz_route(tuples_as_arrays(app.openapi())), paths, tile_ops, {})
+    schema = schemathesis.openapi.from_dict(described)
+    schema.app = app
+    statuses: dict[str, set[int]] = {}
+    failures = fuzz(schema, {**callers, "user-token": callers["tile-token"]}, IMAGERY_EXAMPLES, statuses, explicit)
+    assert_fuzzed_cleanly(failures, statuses, (*TILE_OPS, "collection_tilejson_tiles__collection___year__tilejson_json_get",
+                                               "wmts_kvp_tiles_wmts_get"))
