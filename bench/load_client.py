@@ -10,6 +10,7 @@ that is not a 2xx, and any connection error or timeout, is an error, recorded wi
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import random
 import socket
@@ -167,25 +168,28 @@ def weighted_picker(rng: random.Random, choices: dict[str, Callable[[random.Rand
 
 
 class Pacer:
-    """At most ``per_minute`` events in any 60 s window for one client (a key's rate limit, kept by a
-    well-behaved client): ``ready()`` says whether one more may go now, and records it if so."""
+    """At most ``per_minute`` events in any 60 s window for one client, counted as DRF's throttle counts (a
+    sliding window of timestamps): a well-behaved client keeping to its key's rate limit. ``ready()`` says
+    whether one more may go now, and records it if so."""
 
     def __init__(self, per_minute: float) -> None:
-        self.interval = 60.0 / per_minute if per_minute > 0 else float("inf")
-        self.next_at = 0.0
+        self.limit, self.sent = int(per_minute), collections.deque()
 
     def ready(self) -> bool:
         now = time.monotonic()
-        if now < self.next_at:
+        while self.sent and self.sent[0] <= now - 60:
+            self.sent.popleft()
+        if len(self.sent) >= self.limit:
             return False
-        self.next_at = now + self.interval
+        self.sent.append(now)
         return True
 
 
 # --- reporting ----------------------------------------------------------------------------------------------
 
 def kind_rows(stats: RunStats) -> dict[str, dict]:
-    """Per kind and for all: requests (errors included), errors, latency percentiles of the 2xx (ms), req/s."""
+    """Per kind and for all: requests (errors included), errors, latency percentiles of the 2xx (ms), req/s,
+    mean body size of the 2xx (KB)."""
     rows = {}
     everything = [lat for k in stats.kinds.values() for lat in k.latencies]
     for name, k in [*sorted(stats.kinds.items()), ("all", None)]:
@@ -193,20 +197,21 @@ def kind_rows(stats: RunStats) -> dict[str, dict]:
         errors = stats.errors if k is None else k.errors
         count = len(lats) + errors
         p50, p95, p99 = np.percentile(lats, [50, 95, 99]) if len(lats) else (float("nan"),) * 3
+        size = sum(k.body_bytes for k in stats.kinds.values()) if k is None else k.body_bytes
         rows[name] = {"requests": count, "errors": errors, "p50": p50, "p95": p95, "p99": p99,
-                      "rate": count / stats.seconds}
+                      "rate": count / stats.seconds, "kb": size / 1024 / max(len(lats), 1)}
     return rows
 
 
 def print_table(rows: dict[str, dict], title: str, titles: dict[str, str]) -> None:
     """``rows`` as a Markdown table, ready for bench/RESULTS.md."""
     total = rows["all"]["requests"] or 1
-    print(f"\n{title}\n\n| kind | requests | share | errors | p50 ms | p95 ms | p99 ms | req/s |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"\n{title}\n\n| kind | requests | share | errors | p50 ms | p95 ms | p99 ms | req/s | KB/response |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
         label = titles.get(name, "**all**")
         print(f"| {label} | {r['requests']:,} | {100 * r['requests'] / total:.0f}% | {r['errors']} | {r['p50']:.1f} "
-              f"| {r['p95']:.1f} | {r['p99']:.1f} | {r['rate']:.1f} |")
+              f"| {r['p95']:.1f} | {r['p99']:.1f} | {r['rate']:.1f} | {r['kb']:.1f} |")
 
 
 def print_cpu(cpu: dict, stats: RunStats) -> None:
