@@ -82,9 +82,9 @@ FILTERS = {"roads": ["grade = '主干路'", "grade = '次干路' AND name LIKE '
 
 # --- set-up -----------------------------------------------------------------------------------------------
 
-#: The venv's command next to this interpreter (so `.venv/bin/python bench/mixed_load.py` needs no PATH), else PATH's.
-GEOPLATFORM = str(Path(sys.executable).parent / "geoplatform") if (Path(sys.executable).parent / "geoplatform").exists() \
-    else "geoplatform"
+#: The venv's command next to this interpreter (`.venv/bin/python bench/mixed_load.py` needs no PATH), else PATH's.
+_VENV_GEOPLATFORM = Path(sys.executable).parent / "geoplatform"
+GEOPLATFORM = str(_VENV_GEOPLATFORM) if _VENV_GEOPLATFORM.exists() else "geoplatform"
 
 
 def gp(env: dict, *args: str, timeout: float = 1800) -> str:
@@ -346,6 +346,8 @@ def geocode_rate_per_minute() -> float:
 
 
 def make_pickers(lists: list[dict], weights: dict[str, float], seed: int, geocode_share: float) -> list:
+    """One seeded picker per client over its request lists; geocoding paced to ``geocode_share`` of the
+    key's limit."""
     pickers = []
     for i, kinds in enumerate(lists):
         pacer = lc.Pacer(geocode_rate_per_minute() * geocode_share)
