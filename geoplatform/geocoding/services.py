@@ -8,6 +8,8 @@ memory per process and pickled on disk per gazetteer version (a new version, a n
 from __future__ import annotations
 
 import pickle
+import tempfile
+import threading
 from pathlib import Path
 
 from geoplatform.geocoding.gazetteer_csv import (
@@ -18,7 +20,8 @@ from geoplatform.geocoding.gazetteer_csv import (
 )
 from geoplatform.geocoding.index import GazetteerIndex, build_index
 
-_CACHE: dict[int, GazetteerIndex] = {}
+_CACHE: dict[str, GazetteerIndex] = {}
+_BUILD_LOCK = threading.Lock()
 
 
 class NoGazetteer(LookupError):
@@ -46,6 +49,13 @@ def active_index() -> GazetteerIndex:
     key = _cache_key(version)
     if key in _CACHE:
         return _CACHE[key]
+    with _BUILD_LOCK:  # the web server's threads wait for one build instead of each making its own
+        if key in _CACHE:
+            return _CACHE[key]
+        return _load_or_build(version, key)
+
+
+def _load_or_build(version, key: str) -> GazetteerIndex:
     path = _cache_dir() / f"index-{key}.pickle"
     index = None
     if path.exists():
@@ -59,10 +69,10 @@ def active_index() -> GazetteerIndex:
         index = build_index(_rows_from_database(version.pk), aliases.get("district"), aliases.get("township"),
                             aliases.get("road"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
+        # a temporary file of this writer's own: other processes may be storing the same index at once
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as fh:
             pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
+        Path(fh.name).replace(path)
         for old in path.parent.glob(f"index-{_database_name()}-*.pickle"):
             if old != path:
                 old.unlink(missing_ok=True)

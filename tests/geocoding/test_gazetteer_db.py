@@ -79,3 +79,35 @@ def test_reverse_finds_the_nearest_address_with_its_distance(gazetteer_csv, depa
     found = reverse_geocode(lon + 0.0001, lat, limit=3)
     assert found[0]["standard_address"].endswith("牛街7号")
     assert 5 < found[0]["distance_m"] < 12 and found[0]["distance_m"] <= found[1]["distance_m"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_lookups_build_one_index_and_none_fails(gazetteer_csv, department, settings, tmp_path):
+    """The web server's threads all ask for the index at start: one builds it, the others wait for it."""
+    import threading
+
+    from django.db import connection
+
+    from geoplatform.geocoding import services
+
+    settings.DATA_DIR = tmp_path
+    load_gazetteer(gazetteer_csv, owner=department)
+    services._CACHE.clear()
+    found, failures = [], []
+
+    def lookup() -> None:
+        try:
+            found.append(active_index())
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever a thread raised
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=lookup) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == [] and len(found) == 4 and len({id(index) for index in found}) == 1
+    stored = list((tmp_path / "geocoding").iterdir())
+    assert [p.suffix for p in stored] == [".pickle"]  # no temporary file left behind
