@@ -61,13 +61,14 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a record whose arguments do not fit its format: logging reports it
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
+        # Arguments are redacted one by one, not merged into the message: some formatters read them
+        # (uvicorn's access formatter takes the client, method, path and status from record.args).
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_value(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = redact_value(record.args)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -160,7 +160,7 @@ LOGGING = {
     # No credential reaches a log line: API keys sent as ?token=, tile tokens, Authorization values.
     "filters": {"redact": {"()": "catalog.redact.RedactingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
-    "root": {"handlers": ["console"], "level": os.environ.get("GEOPLATFORM_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": os.environ.get("GEOPLATFORM_LOG_LEVEL", "INFO").upper()},
     "loggers": {"numexpr": {"level": "WARNING"}},
 }
 

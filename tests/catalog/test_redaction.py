@@ -103,6 +103,8 @@ def test_key_sent_as_token_is_in_no_audit_row_and_no_log(department, other_depar
         assert secret not in cursor.fetchone()[0]
     text = log.read_text()
     assert "token=[redacted]" in text  # the access log was written, with the parameter redacted
+    assert "Logging error" not in text and "Traceback" not in text
+    assert '"GET /api/layers/companies/tilejson.json?token=[redacted] HTTP/1.1" 200' in text
     assert secret not in text and quote(secret, safe="") not in text
 
 
