@@ -15,6 +15,23 @@ django_application = get_asgi_application()
 from tiles.app import app as tiles_application  # noqa: E402  (needs Django set up first)
 
 
+def request_line_refusal(scope):
+    """The platform's request-line limits (geoplatform.limits) for the tile service, which Django's middleware
+    does not see: a JSON 414 or 400 response app, or None."""
+    from urllib.parse import parse_qs
+
+    from starlette.responses import JSONResponse
+
+    from geoplatform.limits import nul_parameter, url_too_long
+
+    query = scope.get("query_string", b"")
+    if reason := url_too_long(len(scope.get("raw_path") or b"") + len(query) + 1):
+        return JSONResponse({"detail": reason}, status_code=414)
+    if reason := nul_parameter(scope.get("path", ""), parse_qs(query.decode("latin-1"), keep_blank_values=True)):
+        return JSONResponse({"detail": reason}, status_code=400)
+    return None
+
+
 def with_tiles(django_app):
     """An ASGI app sending ``/tiles/`` to the tile service and the rest to ``django_app`` (any ASGI callable).
 
@@ -24,6 +41,9 @@ def with_tiles(django_app):
     async def route(scope, receive, send) -> None:
         path = scope.get("path", "")
         if scope["type"] == "lifespan" or path == "/tiles" or path.startswith("/tiles/"):
+            if refusal := request_line_refusal(scope):
+                await refusal(scope, receive, send)
+                return
             await tiles_application(scope, receive, send)
         else:
             await django_app(scope, receive, send)

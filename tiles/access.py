@@ -125,11 +125,11 @@ def authorize_tile(request: Request, slug: str) -> TileToken | Principal:
     token = tile_credential(request)
     if token is not None:
         claims = verify_tile_token(token)
-        allowed = claims.slug == slug
+        allowed = slug in claims.slugs
         with database_session():
             count_tile(claims, slug, allowed)
         if not allowed:
-            raise AccessDenied(f"this tile token was issued for {claims.slug}, not {slug}")
+            raise AccessDenied(f"this tile token was issued for {', '.join(claims.slugs)}, not {slug}")
         return claims
     if not _has_key(request) and settings.SESSION_COOKIE_NAME not in request.cookies:
         # refused here, not by the catalog, which would write an audit row for every anonymous tile
@@ -138,9 +138,9 @@ def authorize_tile(request: Request, slug: str) -> TileToken | Principal:
         return authorize(_session_request(request), slug, Action.READ, allow_query_token=True, tile=True).principal
 
 
-def _token_for(principal: Principal, slug: str) -> str:
+def _token_for(principal: Principal, *slugs: str) -> str:
     key_id = principal.api_key.prefix if principal.api_key is not None else ""
-    return issue_tile_token(principal.department.code, key_id, slug)
+    return issue_tile_token(principal.department.code, key_id, ",".join(slugs))
 
 
 def authorize_collection(request: Request, slug: str) -> str:
@@ -151,8 +151,9 @@ def authorize_collection(request: Request, slug: str) -> str:
         return _token_for(decision.principal, slug)
 
 
-def readable_collections(request: Request) -> dict[str, str]:
-    """WMTS capabilities: every imagery collection the caller may read -> a tile token; one audit row each."""
+def readable_collections(request: Request) -> tuple[dict[str, str], str | None]:
+    """WMTS capabilities: every imagery collection the caller may read -> a tile token (one audit row each),
+    and one token for all of them, for the KVP GetTile URL (which names no collection; None when none)."""
     with database_session():
         catalog_request = _session_request(request)
         principal = request_principal(catalog_request, allow_query_token=True)
@@ -164,4 +165,4 @@ def readable_collections(request: Request) -> dict[str, str]:
             if decision.allowed:
                 record_decision(decision, catalog_request, purpose="WMTS GetCapabilities")
                 tokens[entry.slug] = _token_for(principal, entry.slug)
-        return tokens
+        return tokens, (_token_for(principal, *sorted(tokens)) if tokens else None)

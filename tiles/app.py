@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlencode
 
 import django
 from django.apps import apps
@@ -24,7 +25,6 @@ if not apps.ready:  # running alone (uvicorn tiles.app:app): the registry and th
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoplatform.settings")
     django.setup()
 
-import morecantile  # noqa: E402
 import rasterio  # noqa: E402
 from attrs import define  # noqa: E402
 from fastapi import APIRouter, Depends, FastAPI, Query, Request  # noqa: E402
@@ -36,12 +36,12 @@ from rio_tiler.io import Reader  # noqa: E402
 from rio_tiler.models import ImageData  # noqa: E402
 from rio_tiler.utils import non_alpha_indexes  # noqa: E402
 from titiler.core.dependencies import BidxParams, DefaultDependency  # noqa: E402
-from titiler.core.errors import DEFAULT_STATUS_CODES, add_exception_handlers  # noqa: E402
+from titiler.core.errors import DEFAULT_STATUS_CODES  # noqa: E402
 from titiler.core.factory import TilerFactory  # noqa: E402
 
 from catalog.auth import CHALLENGE  # noqa: E402
 from catalog.errors import CatalogError, EntryNotFound, InvalidRequest  # noqa: E402
-from tiles import limits  # noqa: E402
+from tiles import grids, limits, ows  # noqa: E402
 from tiles.access import (  # noqa: E402
     authenticated_caller,
     authorize_collection,
@@ -49,26 +49,41 @@ from tiles.access import (  # noqa: E402
     dataset_key,
     readable_collections,
 )
+from tiles.cache import TileCacheMiddleware  # noqa: E402
 from tiles.capabilities import FORMATS, tilejson, wmts_capabilities  # noqa: E402
+from tiles.metadata import collection_metadata  # noqa: E402
 from tiles.registry import registry  # noqa: E402
 
 # titiler logs every dataset it opens at INFO: one line per tile would flood the platform's console log.
 logging.getLogger("titiler").setLevel(logging.WARNING)
 
-# any extension, so that .tif or .npy get the limits' 400 naming the formats, not a bare 404
-XYZ_PATH = re.compile(r"^/tiles/([^/]+)/([^/]+)/(\d+)/(\d+)/(\d+)\.([A-Za-z0-9]+)$")
-TILE_MATRIX_SET = "WebMercatorQuad"
+# any extension, so that .tif or .npy get the limits' 400 naming the formats, not a bare 404; an optional grid
+# (WebMercatorQuad, c, CGCS2000Quad) before z/x/y, Web Mercator without one
+XYZ_PATH = re.compile(r"^/tiles/([^/]+)/([^/]+)/(?:([A-Za-z0-9]+)/)?(\d+)/(\d+)/(\d+)\.([A-Za-z0-9]+)$")
 
 
 def registered_dataset_path(request: Request, collection: Annotated[str, PathParam()],
                             year: Annotated[str, PathParam()]) -> str:
     """titiler's path dependency: the registered COG of (collection, year), after the access check; else 404."""
+    if year == "latest":  # a WMTS Time dimension's default (KVP GetTile without TIME)
+        year = str(latest_year(collection))
     slug, number = dataset_key(collection, year)
     authorize_tile(request, slug)
     dataset = registry.lookup(slug, number)
     if dataset is None:
         raise EntryNotFound(f"no imagery {slug}/{number}")
     return str(dataset.path)
+
+
+def latest_year(slug: str) -> int:
+    """The newest registered year of a collection (404 when it has none)."""
+    years = [year for (name, year) in registry.items if name == slug]
+    if not years:
+        registry.reload()
+        years = [year for (name, year) in registry.items if name == slug]
+    if not years:
+        raise EntryNotFound(f"no imagery {slug!r}")
+    return max(years)
 
 
 def offered_parameters_only(request: Request) -> None:
@@ -80,7 +95,8 @@ def offered_parameters_only(request: Request) -> None:
     path = request.path_params
     limits.check_request(request.query_params.multi_items(), path.get("format"))
     if (grid := path.get("tileMatrixSetId")) in tiler.supported_tms.list():
-        limits.check_zoom(path.get("z"), grid, tiler.supported_tms.get(grid).maxzoom)
+        tms = tiler.supported_tms.get(grid)
+        limits.check_zoom(path.get("z"), grid, tms.minzoom, tms.maxzoom)
 
 
 class RegisteredCOGReader(Reader):
@@ -150,30 +166,76 @@ tiler = ImageryTilerFactory(
     process_dependency=no_algorithm,
     render_dependency=DisplayParams,
     router_prefix="/tiles/{collection}/{year}",
-    supported_tms=morecantile.TileMatrixSets({TILE_MATRIX_SET: morecantile.tms.get(TILE_MATRIX_SET)}),
+    supported_tms=grids.supported_tms(),
     add_preview=False, add_part=False, add_viewer=False,
 )
 
 
-class XyzPaths:
-    """XYZ URLs (``/tiles/C/Y/z/x/y.png``) are the factory's WebMercatorQuad tile route, renamed."""
+class TilePaths:
+    """The platform's tile URLs onto the factory's tile route, one access check and one reader for all:
+
+    - XYZ ``/tiles/C/Y/z/x/y.png`` (Web Mercator) and ``/tiles/C/Y/GRID/z/x/y.png`` (any advertised grid;
+      CGCS2000Quad is c's tiles under OGC scale denominators, so it is served by the c route);
+    - WMTS KVP GetTile ``/tiles/wmts?REQUEST=GetTile&…`` (tiles.ows), the token kept; a GetTile that cannot be
+      resolved goes on to the KVP endpoint, which answers the exception report.
+
+    WMTS requests are marked (scope ``geoplatform.ows``) so their errors are answered as ows:ExceptionReport.
+    """
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and (match := XYZ_PATH.match(scope["path"])):
-            collection, year, z, x, y, fmt = match.groups()
-            fmt = "jpeg" if fmt == "jpg" else fmt  # titiler answers .jpg as image/jpg, which is no media type
-            path = f"/tiles/{collection}/{year}/tiles/{TILE_MATRIX_SET}/{z}/{x}/{y}.{fmt}"
-            scope = {**scope, "path": path, "raw_path": path.encode()}
+        if scope["type"] == "http":
+            scope = self.rewrite(scope)
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def rewrite(scope: dict) -> dict:
+        path = scope["path"]
+        if match := XYZ_PATH.match(path):
+            collection, year, grid, z, x, y, fmt = match.groups()
+            fmt = "jpeg" if fmt == "jpg" else fmt  # titiler answers .jpg as image/jpg, which is no media type
+            target = f"/tiles/{collection}/{year}/tiles/{grids.TILE_GRID.get(grid or grids.WEB_MERCATOR, grid)}/{z}/{x}/{y}.{fmt}"
+            return {**scope, "path": target, "raw_path": target.encode()}
+        if path in ows.WMTS_PATHS:
+            scope = {**scope, "geoplatform.ows": True}
+            query = {k: v for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)}
+            params = ows.kvp_parameters(query)
+            if path == "/tiles/wmts" and params.get("REQUEST", "").lower() == "gettile":
+                try:
+                    target = ows.kvp_tile_path(params)
+                except ows.KvpError:
+                    return scope
+                token = [(k, v) for k, v in query.items() if k.lower() == "token"]
+                return {**scope, "path": target, "raw_path": target.encode(),
+                        "query_string": urlencode(token).encode()}
+        return scope
 
 
 app = FastAPI(title="Geoplatform imagery tiles", docs_url=None, redoc_url=None, openapi_url=None,
               swagger_ui_oauth2_redirect_url=None)
-app.add_middleware(XyzPaths)
-add_exception_handlers(app, DEFAULT_STATUS_CODES)
+app.add_middleware(TileCacheMiddleware)  # inside TilePaths: sees the tile route
+app.add_middleware(TilePaths)
+
+
+def error_response(request: Request, status: int, message: str, headers: dict | None = None,
+                   code: str | None = None, locator: str = "") -> Response:
+    """JSON ``{"detail": …}``, or an ows:ExceptionReport for WMTS requests (what WMTS clients parse)."""
+    if request.scope.get("geoplatform.ows"):
+        return Response(ows.exception_report(message, status, code, locator), status_code=status,
+                        media_type="application/xml", headers=headers)
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+
+
+def _titiler_error(status: int):
+    async def handler(request: Request, exc: Exception) -> Response:
+        return error_response(request, status, str(exc))
+    return handler
+
+
+for _error, _status in DEFAULT_STATUS_CODES.items():  # titiler's and rio-tiler's errors, by their status
+    app.add_exception_handler(_error, _titiler_error(_status))
 
 
 @app.exception_handler(RequestValidationError)
@@ -185,14 +247,15 @@ async def invalid_parameter(request: Request, exc: RequestValidationError) -> JS
         given = str(error.get("input", ""))
         given = given if len(given) <= 40 else given[:40] + "…"
         parts.append(f"{where} parameter {name}={given}: {error['msg']}")
-    return JSONResponse({"detail": "; ".join(parts)}, status_code=400)
+    return error_response(request, 400, "; ".join(parts))
 
 
 @app.exception_handler(CatalogError)
-async def catalog_error(request: Request, exc: CatalogError) -> JSONResponse:
+async def catalog_error(request: Request, exc: CatalogError) -> Response:
     """The catalog's typed errors by their status, as geoplatform.errors does for Django."""
     headers = {"WWW-Authenticate": CHALLENGE} if exc.status == 401 else None
-    return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
+    return error_response(request, exc.status, str(exc), headers, getattr(exc, "code", None),
+                          getattr(exc, "locator", ""))
 
 
 @app.get("/tiles/openapi.json", include_in_schema=False, dependencies=[Depends(authenticated_caller)])
@@ -219,20 +282,30 @@ def healthz() -> dict:
 
 
 def _wmts_response(request: Request) -> Response:
-    tokens = readable_collections(request)
+    tokens, kvp_token = readable_collections(request)
     registry.reload()
     datasets = sorted(registry.items.values(), key=lambda d: (d.slug, d.year))
-    body = wmts_capabilities(datasets, tokens, str(request.base_url))
+    metadata, provider = collection_metadata(list(tokens))
+    body = wmts_capabilities(datasets, tokens, str(request.base_url), metadata, provider, kvp_token)
     return Response(body, media_type="application/xml", headers={"Cache-Control": "private, no-store"})
 
 
 @app.get("/tiles/wmts", response_class=Response)
 def wmts_kvp(request: Request) -> Response:
-    """WMTS KVP: ``?SERVICE=WMTS&REQUEST=GetCapabilities`` (parameter names are case-insensitive). GetTile is RESTful."""
-    params = {k.lower(): v for k, v in request.query_params.items()}
-    if params.get("service", "WMTS").upper() != "WMTS" or params.get("request", "").lower() != "getcapabilities":
-        raise InvalidRequest("this endpoint answers SERVICE=WMTS&REQUEST=GetCapabilities; tiles are fetched "
-                             "from the ResourceURL templates of the capabilities (RESTful)")
+    """WMTS KVP GetCapabilities (parameter names are case-insensitive).
+
+    A KVP GetTile that names a tile never reaches this function (TilePaths sends it to the tile route);
+    one that cannot be resolved gets its exception report here.
+    """
+    params = ows.kvp_parameters(dict(request.query_params))
+    if params.get("SERVICE", "WMTS").upper() != "WMTS":
+        raise ows.KvpError(f"SERVICE={params['SERVICE']!r}: this is a WMTS", locator="SERVICE")
+    operation = params.get("REQUEST", "").lower()
+    if operation == "gettile":
+        ows.kvp_tile_path(params)  # raises the KvpError that kept TilePaths from rewriting the request
+    if operation != "getcapabilities":
+        raise ows.KvpError(f"REQUEST={params.get('REQUEST', '')!r}: offered are GetCapabilities and GetTile",
+                           "OperationNotSupported" if operation else "MissingParameterValue", "REQUEST")
     return _wmts_response(request)
 
 

@@ -106,10 +106,10 @@ def check_bands_exist(bands: Iterable[int], band_count: int) -> None:
                                              f"(bidx 1 to {band_count})")
 
 
-def check_zoom(z: str | None, grid: str, max_zoom: int) -> None:
+def check_zoom(z: str | None, grid: str, min_zoom: int, max_zoom: int) -> None:
     """A zoom level of the grid: morecantile overflows (a 500) on a level such as 10**22."""
-    if z is not None and z.lstrip("-").isdigit() and not 0 <= int(z) <= max_zoom:
-        raise _refuse("z", z, f"the {grid} grid has zoom levels 0 to {max_zoom}")
+    if z is not None and z.lstrip("-").isdigit() and not min_zoom <= int(z) <= max_zoom:
+        raise _refuse("z", z, f"the {grid} grid has zoom levels {min_zoom} to {max_zoom}")
 
 
 def check_request(query: Iterable[tuple[str, str]], path_format: str | None = None) -> None:

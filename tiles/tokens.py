@@ -54,6 +54,11 @@ class TileToken:
     expires: int
 
     @property
+    def slugs(self) -> tuple[str, ...]:
+        """The collections the token opens (one, or for a WMTS KVP GetTile URL every readable one)."""
+        return tuple(self.slug.split(","))
+
+    @property
     def label(self) -> str:
         return f"{self.department.code}/gp_{self.api_key.prefix}" if self.api_key else self.department.code
 
@@ -72,7 +77,8 @@ def _signature(payload: str) -> str:
 
 def issue_tile_token(department_code: str, key_id: str, slug: str, hours: float | None = None,
                      now: float | None = None) -> str:
-    """A token letting ``department_code`` (through key ``key_id``) read ``slug``'s tiles for ``hours``."""
+    """A token letting ``department_code`` (through key ``key_id``) read ``slug``'s tiles for ``hours``
+    (``slug`` may list several collections, comma-separated)."""
     expires = int((now if now is not None else time.time()) + 3600 * (conf.token_hours() if hours is None else hours))
     payload = "|".join((department_code, key_id, slug, str(expires)))
     return f"{PREFIX}{_b64(payload.encode())}.{_signature(payload)}"
