@@ -42,3 +42,31 @@ def test_dockerfile_copies_files_that_exist():
     dockerfile = (ROOT / "Dockerfile").read_text()
     for path in ("package.json", "package-lock.json", "requirements.lock"):
         assert path in dockerfile and (ROOT / path).exists()
+
+
+def test_app_services_keep_imagery_in_the_objectstore_bucket():
+    """web (ingest over HTTP), worker and the tile replicas read the one configuration tiles.storage reads."""
+    minio = COMPOSE["services"]["objectstore"]
+    bucket_job = COMPOSE["services"]["objectstore-bucket"]
+    for name in ("web", "worker", "tiles"):
+        env = COMPOSE["services"][name]["environment"]
+        host, port = env["AWS_S3_ENDPOINT"].split(":")
+        assert host == "objectstore" and f":{port}" in minio["command"]
+        assert (env["AWS_HTTPS"], env["AWS_VIRTUAL_HOSTING"]) == ("NO", "FALSE")  # MinIO: plain HTTP, path style
+        assert env["AWS_ACCESS_KEY_ID"] == minio["environment"]["MINIO_ROOT_USER"]
+        assert env["AWS_SECRET_ACCESS_KEY"] == minio["environment"]["MINIO_ROOT_PASSWORD"]
+        assert env["GEOPLATFORM_IMAGERY_S3_BUCKET"] == bucket_job["environment"]["S3_BUCKET"]
+        assert env["GEOPLATFORM_IMAGERY_S3_PREFIX"]
+        assert COMPOSE["services"][name]["depends_on"]["objectstore-bucket"]["condition"] == \
+            "service_completed_successfully"
+    assert "mc mb --ignore-existing" in " ".join(bucket_job["entrypoint"])
+
+
+def test_compose_names_the_settings_the_code_reads():
+    from tiles import conf, storage
+
+    env = COMPOSE["services"]["tiles"]["environment"]
+    code = Path(conf.__file__).read_text() + Path(storage.__file__).read_text()
+    for name in env:
+        if name.startswith(("GEOPLATFORM_IMAGERY_", "AWS_")):
+            assert name in code, f"docker-compose.yml sets {name}, which nothing reads"

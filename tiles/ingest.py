@@ -6,16 +6,18 @@ cost about 100 ms of CPU against 3 ms from the aligned one (8000x8000 JPEG COG, 
 source CRS is kept in the registry; an internal mask marks the image's footprint, so the grid's
 padding is transparent.
 
-Every check runs before anything is written, and the COG is written to a temporary file that is
-renamed into place only once rio-cogeo has validated it; the registry row and the catalog entry
-change in one transaction after that. A refused or failed ingest therefore changes nothing: no
-file, no row, no entry. A replaced year gets a new file name, so tile readers of the old file are
-never served a half-written one; the old file is removed after the commit.
+Every check runs before anything is written, and the COG is built in a scratch file on local disk
+and published to its location (tiles.storage: renamed into the imagery folder, or uploaded to the
+S3 bucket) only once rio-cogeo has validated it; the registry row and the catalog entry change in
+one transaction after that. A refused, failed or interrupted ingest therefore changes nothing: no
+file or object, no row, no entry. A replaced year gets a new name, so tile readers of the old file
+are never served a half-written one; the old file is removed after the commit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -38,8 +40,10 @@ from rio_tiler.io import Reader
 from catalog.entries import mark_published, register_entry
 from catalog.errors import AccessDenied, CatalogError, Conflict, InvalidRequest
 from catalog.models import Department, Entry
-from tiles import conf
+from tiles import conf, storage
 from tiles.models import ImageryDataset
+
+log = logging.getLogger(__name__)
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 YEARS = range(1900, 2101)
@@ -174,12 +178,16 @@ def ingest_imagery(req: IngestRequest) -> ImageryDataset:
     source = Path(req.source)
     entry, existing = _check_collection(req)
     info = inspect_source(source)
-    root = conf.imagery_dir()
-    relative = Path(req.collection) / f"{req.year}-{uuid.uuid4().hex[:12]}.tif"
-    target = root / relative
-    write_cog(source, target, info, progress=req.progress)
+    storage.check_destination()  # a missing bucket is found before a long conversion, not after
+    location = storage.new_location(req.collection, req.year)
+    scratch = storage.scratch_file()
     try:
-        values = _describe(target, info)
+        write_cog(source, scratch, info, progress=req.progress)
+        values = _describe(scratch, info)
+        storage.publish(scratch, location)
+    finally:
+        scratch.unlink(missing_ok=True)
+    try:
         with transaction.atomic():
             if entry is None:
                 entry = register_entry(req.collection, Entry.Kind.IMAGERY, req.owner, req.title or req.collection,
@@ -188,12 +196,21 @@ def ingest_imagery(req: IngestRequest) -> ImageryDataset:
                 entry.title_zh = req.title
                 entry.save(update_fields=["title_zh"])
             dataset, _ = ImageryDataset.objects.update_or_create(
-                entry=entry, year=req.year, defaults={**values, "path": relative.as_posix(),
-                                                      "source_name": source.name[:255]})
+                entry=entry, year=req.year, defaults={**values, "path": location, "source_name": source.name[:255]})
             mark_published(entry, feature_count=None, extent=_collection_extent(entry), fields=[])
     except BaseException:
-        target.unlink(missing_ok=True)
+        _remove_unregistered(location)
         raise
     if existing is not None:
-        existing.file(root).unlink(missing_ok=True)
+        _remove_unregistered(existing.path)
     return dataset
+
+
+def _remove_unregistered(location: str) -> None:
+    """Remove a COG no row names (a replaced year, or one whose registration failed). The registry is already
+    right without it, so a store that refuses now leaves the file behind, logged, rather than failing the ingest."""
+    try:
+        storage.remove(location)
+    except (OSError, storage.StorageError) as exc:
+        log.warning("imagery: %s is no longer registered and could not be removed: %s", storage.describe(location),
+                    exc)

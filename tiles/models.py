@@ -1,13 +1,12 @@
 """The imagery registry: one catalog entry (kind "imagery") per collection, one dataset per year.
 
 The database holds only the registry; the pixels are COG files under the imagery folder
-(``tiles.conf.imagery_dir``). The tile service resolves (collection slug, year) to a file
-through this table and nothing else, so no caller-supplied path or URL is ever opened.
+(``tiles.conf.imagery_dir``) or objects in an S3-compatible bucket (``tiles.storage``). The tile
+service resolves (collection slug, year) to a file through this table and nothing else, so no
+caller-supplied path or URL is ever opened.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -19,7 +18,9 @@ class ImageryDataset(models.Model):
     entry = models.ForeignKey("catalog.Entry", on_delete=models.PROTECT, related_name="imagery_datasets",
                               verbose_name=_("collection"))
     year = models.PositiveSmallIntegerField(_("year"))
-    path = models.CharField(_("COG path (relative to the imagery folder)"), max_length=500)
+    # a location (tiles.storage): a path relative to the imagery folder, or s3://bucket/key; never a credential
+    path = models.CharField(_("COG location (relative to the imagery folder, or s3://bucket/key)"),
+                            max_length=1100)
     west = models.FloatField()
     south = models.FloatField()
     east = models.FloatField()
@@ -57,5 +58,9 @@ class ImageryDataset(models.Model):
         """The format a client is offered by default: JPEG for 8-bit RGB (no transparency), PNG otherwise."""
         return "jpg" if self.band_count == 3 and self.dtype == "uint8" and self.compression == "JPEG" else "png"
 
-    def file(self, root: Path) -> Path:
-        return root / self.path
+    @property
+    def storage(self) -> str:
+        """Where the COG lives: "s3" (an object in a bucket) or "local" (under the imagery folder)."""
+        from tiles.storage import is_remote
+
+        return "s3" if is_remote(self.path) else "local"

@@ -5,22 +5,29 @@ than drawing it. The whole registry (one row per collection-year, a few hundred 
 reloaded when it is older than GEOPLATFORM_IMAGERY_REGISTRY_SECONDS, when a name is not in it
 (at most once a second, so a flood of unknown names cannot flood the database), or when a
 file it names is gone (a year was replaced). Paths come only from here, never from a request.
+
+"Gone" is a stat of a local file on every lookup, and a HEAD request for an object in a bucket at
+most once a second per dataset (REMOTE_CHECK_SECONDS): a process notices a year replaced on S3
+within about a second, and a store that refuses or cannot be reached is a StorageError (503), not
+a missing file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.db import connection
 
-from tiles import conf
+from tiles import conf, storage
+from tiles.storage import StorageError
 
 MISS_RELOAD_SECONDS = 1.0
+REMOTE_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class RegisteredDataset:
     slug: str
     year: int
     title: str
-    path: Path
+    path: str  # what GDAL opens: the COG's absolute path, or /vsis3/bucket/key
     bounds: tuple[float, float, float, float]
     minzoom: int
     maxzoom: int
@@ -53,9 +60,9 @@ def database_session() -> Iterator[None]:
 def load_datasets() -> dict[tuple[str, int], RegisteredDataset]:
     from tiles.models import ImageryDataset
 
-    root = conf.imagery_dir()
-    return {(d.entry.slug, d.year): RegisteredDataset(d.entry.slug, d.year, d.entry.title_zh, d.file(root),
-                                                      d.bounds, d.minzoom, d.maxzoom, d.tile_format)
+    return {(d.entry.slug, d.year): RegisteredDataset(d.entry.slug, d.year, d.entry.title_zh,
+                                                      storage.readable_path(d.path), d.bounds, d.minzoom,
+                                                      d.maxzoom, d.tile_format)
             for d in ImageryDataset.objects.select_related("entry")}
 
 
@@ -66,28 +73,50 @@ class Registry:
         self.items: dict[tuple[str, int], RegisteredDataset] = {}
         self.loaded_at = float("-inf")
         self.lock = threading.Lock()
+        self.remote_checks: dict[str, tuple[float, bool | StorageError]] = {}  # object path -> (when, outcome)
 
     def clear(self) -> None:
         with self.lock:
             self.items, self.loaded_at = {}, float("-inf")
+            self.remote_checks = {}
 
     def reload(self) -> None:
         with database_session():
             items = load_datasets()
         with self.lock:
             self.items, self.loaded_at = items, time.monotonic()
+            paths = {d.path for d in items.values()}
+            self.remote_checks = {p: c for p, c in self.remote_checks.items() if p in paths}
 
     def lookup(self, slug: str, year: int) -> RegisteredDataset | None:
         """The dataset registered for ``slug`` and ``year`` whose file exists, else None."""
         age = time.monotonic() - self.loaded_at
         hit = self.items.get((slug, year))
-        if hit is not None and age < conf.registry_seconds() and hit.path.is_file():
+        if hit is not None and age < conf.registry_seconds() and self.present(hit.path):
             return hit
         if hit is None and age < MISS_RELOAD_SECONDS:
             return None
         self.reload()
         hit = self.items.get((slug, year))
-        return hit if hit is not None and hit.path.is_file() else None
+        return hit if hit is not None and self.present(hit.path) else None
+
+    def present(self, path: str) -> bool:
+        """Whether the file is there: a stat for a local file; for an object, a HEAD at most every
+        REMOTE_CHECK_SECONDS, its answer (there, gone, or the store's failure) reused in between. Objects are
+        never rewritten under the same name, so a replaced year is noticed through its new path at once."""
+        if not storage.is_remote(path):
+            return os.path.isfile(path)
+        now = time.monotonic()
+        checked = self.remote_checks.get(path)
+        if checked is None or now - checked[0] >= REMOTE_CHECK_SECONDS:
+            try:
+                outcome: bool | StorageError = storage.exists(path)
+            except StorageError as exc:
+                outcome = exc
+            checked = self.remote_checks[path] = (now, outcome)
+        if isinstance(checked[1], StorageError):
+            raise StorageError(str(checked[1]))
+        return checked[1]
 
 
 registry = Registry()

@@ -8,14 +8,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.errors import CatalogError
 from catalog.models import Department
+from tiles import storage
 from tiles.ingest import IngestRequest, ingest_imagery
 from tiles.models import ImageryDataset
 
-STATUS_WORDS = {400: "refused", 403: "forbidden (403)", 404: "not found", 409: "conflict (409)"}
+STATUS_WORDS = {400: "refused", 403: "forbidden (403)", 404: "not found", 409: "conflict (409)",
+                503: "storage unavailable (503)"}
 
 
 class Command(BaseCommand):
-    help = "Ingest a GeoTIFF as one year of an imagery collection (as a validated COG), or list the collections."
+    help = ("Ingest a GeoTIFF as one year of an imagery collection (as a validated COG, kept in the imagery folder or "
+            "uploaded to GEOPLATFORM_IMAGERY_S3_BUCKET), or list the collections and where each year lives.")
     requires_system_checks = []  # see geoplatform/layers/management/commands/layer.py
 
     def add_arguments(self, parser):
@@ -28,7 +31,7 @@ class Command(BaseCommand):
         ing.add_argument("--title", default="", help="the collection's Chinese title (new collections)")
         ing.add_argument("--replace", action="store_true", help="replace the year if it is already there")
         ing.add_argument("--no-progress", action="store_true")
-        lst = sub.add_parser("list", help="list collections and their years")
+        lst = sub.add_parser("list", help="list collections, their years and where each year's COG lives")
         lst.add_argument("--owner", help="only this department's collections")
 
     def handle(self, *args, **opts):
@@ -46,7 +49,8 @@ class Command(BaseCommand):
                                                progress=not opts["no_progress"]))
         self.stdout.write(f"{dataset.entry.slug}/{dataset.year}: {dataset.width}x{dataset.height} px, "
                           f"{dataset.band_count} band(s) {dataset.dtype}, {dataset.compression} COG, "
-                          f"{dataset.size_bytes / 1e6:.1f} MB, zoom {dataset.minzoom}-{dataset.maxzoom}")
+                          f"{dataset.size_bytes / 1e6:.1f} MB, zoom {dataset.minzoom}-{dataset.maxzoom}, "
+                          f"at {storage.describe(dataset.path)}")
 
     def do_list(self, opts) -> None:
         datasets = ImageryDataset.objects.select_related("entry__owner")
@@ -55,4 +59,4 @@ class Command(BaseCommand):
         for d in datasets:
             self.stdout.write(f"{d.entry.slug}\t{d.year}\t{d.entry.owner.code}\t{d.entry.sharing}\t"
                               f"{d.width}x{d.height}\t{d.compression}\t{d.size_bytes / 1e6:.1f} MB\t"
-                              f"{', '.join(f'{v:.4f}' for v in d.bounds)}")
+                              f"{', '.join(f'{v:.4f}' for v in d.bounds)}\t{storage.describe(d.path)}")
