@@ -145,8 +145,6 @@ def test_publish_cut_off_mid_upload_leaves_the_previous_version(server, departme
     assert layer_state()["current"] == 2
 
 
-@pytest.mark.xfail(reason="finding F3 (open): a whole-file update over HTTP forks reading processes from the "
-                          "threaded server (geoplatform/layers/importing/reader.py) and can deadlock", strict=False)
 @pytest.mark.django_db(transaction=True)
 def test_whole_file_update_over_http_after_a_cut_upload_completes(server, department, tmp_path):
     port, temp, log = server

@@ -11,6 +11,7 @@ asked to skip them. Features the file declares without geometry are stored so an
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -244,7 +245,10 @@ class LayerReader:
         self.stats, self.deleted_keys = ReadStats(bad=BadRows(self.scan.unit)), []
         # A whole-file update hashes every row but encodes few: the hashing is worth spreading over processes
         processes = conf.read_processes(None if current is not None else self.geometry_type)
-        if processes > 1 and self.total > chunk:
+        # Forking is safe only from a process's main thread: in the threaded web server a child can inherit a
+        # lock another request's thread held at that moment and wait on it for ever (the publish then hangs
+        # mid-COPY). Uploads over HTTP are encoded in their own thread instead.
+        if processes > 1 and self.total > chunk and threading.current_thread() is threading.main_thread():
             global _JOB
             _JOB = (self, job)
             pool = multiprocessing.get_context("fork").Pool(min(processes, -(-self.total // chunk)))
