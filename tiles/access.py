@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from importlib import import_module
 from types import SimpleNamespace
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user
@@ -39,7 +38,8 @@ SESSION_ENDED = ("your platform session has ended (logged out or expired): log i
 class CatalogRequest:
     """The parts of a Django request the catalog's access and audit code reads, from a Starlette request.
 
-    The ``token`` parameter is kept out of the audited path: it may be an API key.
+    The path is the request's own (query string included); catalog.audit redacts credentials, such as a
+    ``token`` that is an API key, before anything is stored.
     """
 
     def __init__(self, request: Request):
@@ -49,8 +49,8 @@ class CatalogRequest:
                      "HTTP_X_REQUEST_ID": headers.get("x-request-id", ""),
                      "REMOTE_ADDR": request.client.host if request.client else ""}
         self.GET = dict(request.query_params)
-        shown = [(k, "…" if k == "token" else v) for k, v in request.query_params.multi_items()]
-        self.full_path = request.url.path + (f"?{urlencode(shown)}" if shown else "")
+        query = request.url.query
+        self.full_path = request.url.path + (f"?{query}" if query else "")
 
     def get_full_path(self) -> str:
         return self.full_path

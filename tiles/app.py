@@ -41,6 +41,7 @@ from titiler.core.factory import TilerFactory  # noqa: E402
 
 from catalog.auth import CHALLENGE  # noqa: E402
 from catalog.errors import CatalogError, EntryNotFound, InvalidRequest  # noqa: E402
+from catalog.redact import redact  # noqa: E402
 from tiles import grids, limits, ows  # noqa: E402
 from tiles.access import (  # noqa: E402
     authenticated_caller,
@@ -221,7 +222,10 @@ app.add_middleware(TilePaths)
 
 def error_response(request: Request, status: int, message: str, headers: dict | None = None,
                    code: str | None = None, locator: str = "") -> Response:
-    """JSON ``{"detail": …}``, or an ows:ExceptionReport for WMTS requests (what WMTS clients parse)."""
+    """JSON ``{"detail": …}``, or an ows:ExceptionReport for WMTS requests (what WMTS clients parse).
+
+    The message is redacted (catalog.redact): an error must not repeat a credential it was given."""
+    message = redact(message)
     if request.scope.get("geoplatform.ows"):
         return Response(ows.exception_report(message, status, code, locator), status_code=status,
                         media_type="application/xml", headers=headers)

@@ -165,7 +165,7 @@ class SubscribeView(APIView):
 
 class DemandSerializer(serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    answered_by = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    answered_by = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Demand

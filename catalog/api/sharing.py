@@ -3,6 +3,7 @@
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -176,10 +177,17 @@ class GrantRevokeView(APIView):
         return Response(GrantSerializer(grant).data)
 
 
+class AuditPageSerializer(serializers.Serializer):
+    """A page of audit rows, newest first; ``next`` (the older rows) when the page is full."""
+
+    results = AuditEventSerializer(many=True)
+    next = serializers.URLField(required=False)
+
+
 class AuditListView(APIView):
     """The audit log: the caller's own department's rows (every row for administrators), newest first."""
 
-    @extend_schema(responses=AuditEventSerializer(many=True))
+    @extend_schema(responses=AuditPageSerializer)
     def get(self, request):
         principal = request.user
         rows = AuditEvent.objects.all()

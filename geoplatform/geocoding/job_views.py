@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import uuid
 from pathlib import Path
@@ -116,9 +117,10 @@ class GeocodeJobResultView(APIView):
             raise InvalidRequest(f"job {pk} is {job.status}, not done")
         decision = authorize(request, GAZETTEER, Action.DOWNLOAD, purpose=f"batch geocoding result {pk}")
         record_result(decision, rows=job.total_rows)
-        if fmt == "csv":
-            response = StreamingHttpResponse(jobs.result_csv_lines(job), content_type="text/csv; charset=utf-8")
-        else:
-            response = StreamingHttpResponse(jobs.result_geojson_parts(job), content_type="application/geo+json")
+        parts = jobs.result_csv_lines(job) if fmt == "csv" else jobs.result_geojson_parts(job)
+        # the first part is read before the 200 is sent: a failure there is an error status, not a cut file
+        first = next(parts, "")
+        content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/geo+json"
+        response = StreamingHttpResponse(itertools.chain([first], parts), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="geocoded-{pk}.{fmt}"'
         return response

@@ -75,7 +75,7 @@ class GeocodeView(_GeocodingView):
         return Response({"query": q, **match_to_dict(m)})
 
     @extend_schema(request={"application/json": {"type": "array", "items": {"type": "string"}}},
-                   responses=OpenApiTypes.OBJECT)
+                   responses={200: {"type": "array", "items": {"type": "object"}}})
     def post(self, request):
         items = request.data
         if not isinstance(items, list) or not all(isinstance(x, str) for x in items):

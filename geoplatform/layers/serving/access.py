@@ -79,7 +79,7 @@ def visible_fields(version: LayerVersion, decision: Decision) -> list[VisibleFie
         if shown is not None and f.name not in shown:
             continue
         transform = decision.transforms.get(f.name)
-        if transform is None or transform.get("kind") == "clear":
+        if transform is None or (isinstance(transform, dict) and transform.get("kind") == "clear"):
             out.append(VisibleField(f.name, f"t.{f.column}", f.type, False))
         else:
             out.append(VisibleField(f.name, select_expression(f"t.{f.column}", transform), "text", True))
