@@ -317,6 +317,37 @@ def test_interrupted_upload_registers_nothing_and_leaves_the_previous_year(inges
     assert local_files(imagery_root) == []
 
 
+def noise_geotiff(path: Path, size: int = 2000) -> Path:
+    """One band of random floats (incompressible, so its COG is several MB: uploaded in parts below)."""
+    data = np.random.default_rng(16).random((1, size, size), dtype=np.float32)
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=1, dtype="float32",
+                       crs="EPSG:4490", transform=from_bounds(*BOUNDS, size, size)) as dst:
+        dst.write(data)
+    return path
+
+
+@pytest.mark.django_db
+def test_a_large_cog_goes_up_in_parts_and_an_interrupted_one_leaves_no_upload_behind(
+        ingest, bucket, s3_server, monkeypatch, imagery_root, tmp_path):
+    monkeypatch.setattr(storage, "MULTIPART_BYTES", 5 * 2**20)  # S3's smallest part, so a test file has several
+    source = noise_geotiff(tmp_path / "dem.tif")
+    proxy = CuttingProxy(s3_server.port, allow=1024 * 1024)
+    monkeypatch.setenv("AWS_S3_ENDPOINT", f"127.0.0.1:{proxy.port}")
+    try:
+        with pytest.raises(StorageError, match="cut off; nothing was registered"):
+            ingest(2024, source=source)
+    finally:
+        proxy.close()
+    assert proxy.cuts >= 1 and not ImageryDataset.objects.exists() and s3_server.keys(bucket) == []
+    assert s3_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []  # aborted
+    monkeypatch.setenv("AWS_S3_ENDPOINT", s3_server.endpoint)
+    dataset = ingest(2024, source=source)
+    head = s3_server.client().head_object(Bucket=bucket, Key=dataset.path.removeprefix(f"s3://{bucket}/"))
+    assert dataset.size_bytes > 2 * 5 * 2**20 and head["ContentLength"] == dataset.size_bytes
+    assert head["ETag"].strip('"').split("-")[1] == str(-(-dataset.size_bytes // (5 * 2**20)))  # one per part
+    assert local_files(imagery_root) == []
+
+
 # --- serving -------------------------------------------------------------------------------------------------
 
 
@@ -367,6 +398,9 @@ def test_an_object_deleted_behind_the_registry_is_a_404_not_a_500(client, ingest
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.xfail(strict=True, reason="tiles/cache/middleware.py TileCache.admit calls registry.lookup outside the "
+                   "app's exception handlers, so its StorageError becomes a 500: it must catch CatalogError and leave "
+                   "the request to the tile route (reported to the lead); remove this mark with that fix")
 @pytest.mark.parametrize("variable, wrong, named", [
     ("AWS_SECRET_ACCESS_KEY", "wrong-secret-0123456789", "refused the credentials"),
     ("AWS_S3_ENDPOINT", "127.0.0.1:9", "cannot reach the object store at http://127.0.0.1:9"),
@@ -384,6 +418,17 @@ def test_tile_service_with_a_broken_store_answers_503_naming_the_cause(client, i
 
 
 # --- local disk and both together ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_cog_whose_overview_is_one_tile_wide_is_accepted(ingest, imagery_root, tmp_path):
+    """2000x2000 px over the test square: the COG is 2048x2560 with a 512x640 overview in 512x512 tiles, which
+    rio-cogeo's validator used to call "not tiled" (GDAL's own validator accepts it); ingest refused such files."""
+    dataset = ingest(2024, source=write_geotiff(tmp_path / "fine.tif", size=2000))
+    with rasterio.open(imagery_root / dataset.path) as cog:
+        levels = len(cog.overviews(1))
+    with rasterio.open(imagery_root / dataset.path, OVERVIEW_LEVEL=levels - 1) as overview:
+        assert overview.width == 512 < overview.height and overview.block_shapes[0] == (512, 512)
 
 
 @pytest.mark.django_db(transaction=True)
