@@ -15,6 +15,7 @@ from catalog.access import Action, authorize, decide
 from catalog.auth import principal_from_user
 from catalog.entries import overdue_entries
 from catalog.errors import CatalogError, EntryNotFound, InvalidRequest
+from catalog.masking import fitting_kinds
 from catalog.models import Application, ApplicationItem, Department, Entry, Grant, Notification
 from catalog.search import search_entries
 
@@ -150,6 +151,8 @@ def application_page(request, pk):
         "decide_fields": sorted({f for i in my_items for f in i.entry.field_names()
                                  if not application.fields or f in application.fields}),
         "sensitive": {f["name"] for i in my_items for f in i.entry.fields if f.get("sensitivity") != "public"},
+        # partial masking fits text and whole numbers only (catalog.masking); other fields offer the status
+        "maskable": {f["name"] for i in my_items for f in i.entry.fields if "mask" in fitting_kinds(f.get("type"))},
     })
 
 

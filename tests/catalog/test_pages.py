@@ -79,3 +79,25 @@ def test_overdue_dashboard_and_my_department_show_who_is_late(client, city, staf
     html = client.get("/catalog/overdue/").content.decode()
     assert "逾期未更新" in html and entry.title_zh in html
     assert "已逾期" in client.get("/my/").content.decode()
+
+
+def test_decision_form_offers_masking_only_where_it_fits(client, city, staff):
+    """A date field cannot be partly starred (catalog.masking): the form offers it the status, pre-checked."""
+    import re
+
+    entry = city.pending_application.items.first().entry
+    entry.fields = [*entry.fields, {"name": "founded", "type": "date", "title": "成立日期", "sensitivity": "masked"}]
+    entry.save(update_fields=["fields"])
+    application = city.pending_application
+    staff(client, "owner")
+    html = client.get(f"/applications/{application.pk}/").content.decode()
+    assert 'name="mask" value="credit_code" checked' in html and 'name="mask" value="founded"' not in html
+    assert 'name="coarsen" value="founded" checked' in html
+    form = {"step": "approve", "days": "30",
+            "fields": re.findall(r'name="fields" value="([^"]+)"', html),
+            "mask": re.findall(r'name="mask" value="([^"]+)" checked', html),
+            "coarsen": re.findall(r'name="coarsen" value="([^"]+)" checked', html)}
+    response = client.post(f"/applications/{application.pk}/", form, follow=True)
+    assert "does not fit" not in response.content.decode()
+    application.refresh_from_db()
+    assert application.status == "decided" or application.items.filter(decision="approved").exists()
