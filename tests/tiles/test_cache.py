@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import time
@@ -36,8 +37,8 @@ from catalog.keys import create_api_key, revoke_api_key
 from catalog.models import Entry, Grant, TileUsage
 from tests.servers import free_port, get, test_database_url
 from tests.tiles.conftest import BOUNDS
-from tiles import cache
 from tiles.app import app, tiler
+from tiles.cache import keys, stores, tile_cache
 from tiles.tokens import TileToken, _Code, issue_tile_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,9 +50,9 @@ ROUTE = f"/tiles/aerial/2024/tiles/WebMercatorQuad/14/{TILE.x}/{TILE.y}"
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    cache.tile_cache.clear()
+    tile_cache.clear()
     yield
-    cache.tile_cache.clear()
+    tile_cache.clear()
 
 
 @pytest.fixture
@@ -97,8 +98,8 @@ def write_uniform(path: Path, rgb: tuple[int, int, int]) -> Path:
     return path
 
 
-def tile(content: bytes = b"x" * 1000) -> cache.CachedTile:
-    return cache.CachedTile(content, (("content-type", "image/png"),))
+def tile(content: bytes = b"x" * 1000) -> stores.CachedTile:
+    return stores.CachedTile(content, (("content-type", "image/png"),))
 
 
 # pure parts: the key, the validators, the bounds
@@ -109,12 +110,12 @@ def test_key_covers_every_parameter_the_tile_route_reads():
         if "tileMatrixSetId" in route.path and "{z}" in route.path:
             read = {param.alias for param in get_flat_params(route.dependant)}
             path = {"collection", "year", "tileMatrixSetId", "z", "x", "y", "format"}
-            assert read - path <= set(cache.RENDERING_PARAMETERS), route.path
+            assert read - path <= set(keys.RENDERING_PARAMETERS), route.path
 
 
 def test_key_ignores_the_token_and_cache_busters_but_not_rendering_parameters():
     def params(query: str, fmt: str | None = "png") -> str:
-        return cache.rendering_parameters(QueryParams(query), fmt)
+        return keys.rendering_parameters(QueryParams(query), fmt)
 
     assert params("token=gpt1.a.b&v=2") == params("") == params("token=gp_other")
     assert params("bidx=01&bidx=2&bidx=3") == params("bidx=1&bidx=2&bidx=3") != params("bidx=3&bidx=2&bidx=1")
@@ -125,29 +126,29 @@ def test_key_ignores_the_token_and_cache_busters_but_not_rendering_parameters():
 
 
 def test_etag_and_dates_follow_rfc_9110():
-    tag = cache.etag("ab" * 32)
+    tag = keys.etag("ab" * 32)
     assert tag.startswith('"') and tag.endswith('"')
-    assert cache.etag_matches(f'"other", W/{tag}', tag)
-    assert not cache.etag_matches('"other"', tag) and not cache.etag_matches(None, tag)
-    assert not cache.etag_matches("*", tag)  # only the tile route knows whether the tile exists
+    assert keys.etag_matches(f'"other", W/{tag}', tag)
+    assert not keys.etag_matches('"other"', tag) and not keys.etag_matches(None, tag)
+    assert not keys.etag_matches("*", tag)  # only the tile route knows whether the tile exists
     modified = 1_700_000_000.7
-    assert cache.unmodified_since(formatdate(1_700_000_000, usegmt=True), modified)
-    assert not cache.unmodified_since(formatdate(1_699_999_999, usegmt=True), modified)
-    assert not cache.unmodified_since("not a date", modified)
-    assert not cache.client_has({"if-none-match": '"other"', "if-modified-since": formatdate(usegmt=True)},
+    assert keys.unmodified_since(formatdate(1_700_000_000, usegmt=True), modified)
+    assert not keys.unmodified_since(formatdate(1_699_999_999, usegmt=True), modified)
+    assert not keys.unmodified_since("not a date", modified)
+    assert not keys.client_has({"if-none-match": '"other"', "if-modified-since": formatdate(usegmt=True)},
                                 tag, modified)
 
 
 def test_max_age_never_outlives_the_tile_token():
     token = TileToken(_Code("jtw"), None, "aerial", expires=1_000_600)
-    assert cache.max_age(token, 3600, now=1_000_000) == 600
-    assert cache.max_age(token, 60, now=1_000_000) == 60
-    assert cache.max_age(token, 3600, now=2_000_000) == 0
-    assert cache.max_age(object(), 3600, now=0) == 3600
+    assert keys.max_age(token, 3600, now=1_000_000) == 600
+    assert keys.max_age(token, 60, now=1_000_000) == 60
+    assert keys.max_age(token, 3600, now=2_000_000) == 0
+    assert keys.max_age(object(), 3600, now=0) == 3600
 
 
 def test_memory_bound_holds_counted_by_bytes():
-    memory, limit, rng = cache.MemoryTileCache(), 50_000, random.Random(16)
+    memory, limit, rng = stores.MemoryTileCache(), 50_000, random.Random(16)
     for i in range(400):
         entry = tile(b"x" * rng.randint(100, 9000))
         assert memory.put("d1" if i % 2 else "d2", f"k{i}", entry, limit)
@@ -162,12 +163,12 @@ def test_memory_bound_holds_counted_by_bytes():
 
 
 def _write_many(root: str, seed: int, limit: int, results) -> None:
-    disk, rng = cache.DiskTileCache(Path(root)), random.Random(seed)
-    worst = 0
+    disk, rng = stores.DiskTileCache(Path(root)), random.Random(seed)
+    worst, kept = 0, 0
     for i in range(150):
-        disk.put(f"d{i % 3}", f"{seed:02d}{i:062d}", tile(b"x" * rng.randint(500, 6000)), limit)
+        kept += disk.put(f"d{i % 3}", f"{seed:02d}{i:062d}", tile(b"x" * rng.randint(500, 6000)), limit)
         worst = max(worst, disk.usage())
-    results.put(worst)
+    results.put((worst, kept))
 
 
 def test_disk_bound_holds_with_several_writing_processes(tmp_path):
@@ -180,12 +181,15 @@ def test_disk_bound_holds_with_several_writing_processes(tmp_path):
     for writer in writers:
         writer.join(timeout=120)
         assert writer.exitcode == 0
-    disk = cache.DiskTileCache(tmp_path)
-    assert max(results.get(timeout=5) for _ in writers) <= limit
-    assert 0.5 * limit < disk.usage() <= int((tmp_path / ".usage").read_text()) <= limit  # the counter never under-states
-    assert not list(tmp_path.rglob("*.part"))
-    kept = next(p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("."))
-    assert cache.CachedTile.decode(kept.read_bytes()).headers == (("content-type", "image/png"),)
+    disk = stores.DiskTileCache(tmp_path)
+    reports = [results.get(timeout=5) for _ in writers]
+    assert max(worst for worst, _ in reports) <= limit and all(kept == 150 for _, kept in reports)
+    assert 0.5 * limit < disk.usage() == disk.counter() <= limit  # the count the writers keep is exact
+    assert disk.get("d1", f"02{1:062d}") is None  # among the first written: trimmed long ago
+    with sqlite3.connect(tmp_path / "tiles.sqlite") as db:
+        dataset, key = db.execute("SELECT dataset, key FROM tiles ORDER BY used DESC LIMIT 1").fetchone()
+    newest = disk.get(dataset, key)
+    assert newest.headers == (("content-type", "image/png"),) and len(newest.body) >= 500
 
 
 # over HTTP: validators, hits, and the access check before every answer
@@ -203,7 +207,7 @@ def test_tile_carries_a_strong_etag_last_modified_and_private_cache_control(clie
 
 def test_if_none_match_and_if_modified_since_get_304_without_drawing(client, aerial, api_key, opened):
     first = client.get(f"{ROUTE}.png", headers=bearer(api_key[1]))
-    cache.tile_cache.clear()  # the client's copy is current even when the server no longer keeps the tile
+    tile_cache.clear()  # the client's copy is current even when the server no longer keeps the tile
     again = client.get(f"{ROUTE}.png", headers={**bearer(api_key[1]), "If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == first.headers["etag"]
     assert "private" in again.headers["cache-control"]
@@ -224,7 +228,7 @@ def test_a_kept_tile_is_byte_identical_and_opens_no_file(client, aerial, api_key
     assert kept.content == drawn.content == by_key.content and pixels(kept.content).shape == (4, 256, 256)
     assert kept.headers["etag"] == drawn.headers["etag"]
     assert kept.headers["content-type"] == "image/png" and kept.headers["content-bbox"] == drawn.headers["content-bbox"]
-    cache.tile_cache.clear()
+    tile_cache.clear()
     assert client.get(f"{ROUTE}.png", params={"token": token}).content == drawn.content  # what the renderer draws now
 
 
@@ -297,11 +301,20 @@ def test_token_urls_are_cached_no_longer_than_the_token_lives(client, aerial, ap
         assert response.status_code == 200 and 300 <= age <= 360
 
 
-def test_replacing_the_year_serves_the_new_pixels(client, ingest, api_key, tmp_path):
+def datasets_on_disk(disk: stores.DiskTileCache) -> set[str]:
+    with sqlite3.connect(disk.root / "tiles.sqlite") as db:
+        return {row[0] for row in db.execute("SELECT DISTINCT dataset FROM tiles")}
+
+
+def test_replacing_the_year_serves_the_new_pixels(client, ingest, api_key, tmp_path, settings):
+    settings.GEOPLATFORM_IMAGERY_TILE_CACHE_DIR = tmp_path / "tile-cache"
     ingest(2024)
     before = client.get(f"{ROUTE}.png", headers=bearer(api_key[1]))
     assert client.get(f"{ROUTE}.png", headers=bearer(api_key[1])).headers["x-tile-cache"] == "memory"
-    old_entries = set(cache.tile_cache.memory.entries)
+    old_entries = set(tile_cache.memory.entries)
+    disk = stores.DiskTileCache(tmp_path / "tile-cache")
+    old_version = tile_cache.current["aerial", 2024]
+    assert datasets_on_disk(disk) == {old_version}
     ingest(2024, source=write_uniform(tmp_path / "green.tif", (20, 160, 40)), replace=True)
     after = client.get(f"{ROUTE}.png", headers={**bearer(api_key[1]), "If-None-Match": before.headers["etag"]})
     assert after.status_code == 200 and after.headers["x-tile-cache"] == "miss"
@@ -309,7 +322,8 @@ def test_replacing_the_year_serves_the_new_pixels(client, ingest, api_key, tmp_p
     data = pixels(after.content)
     inside = data[3] == 255
     assert inside.any() and abs(int(np.median(data[1][inside])) - 160) < 10
-    assert not old_entries & set(cache.tile_cache.memory.entries)  # the old year's tiles were dropped
+    assert not old_entries & set(tile_cache.memory.entries)  # the old year's tiles were dropped
+    assert datasets_on_disk(disk) == {tile_cache.current["aerial", 2024]} != {old_version}
 
 
 def test_memory_bound_holds_while_serving(client, aerial, api_key, settings):
@@ -324,7 +338,7 @@ def test_memory_bound_holds_while_serving(client, aerial, api_key, settings):
                                       headers=bearer(api_key[1]))
                 assert response.status_code == 200
                 kept += len(response.content)
-                assert 0 < cache.tile_cache.memory.bytes <= limit
+                assert 0 < tile_cache.memory.bytes <= limit
     assert kept > 2 * limit  # the bound was tested, not merely never reached
 
 
@@ -369,5 +383,4 @@ def test_disk_cache_survives_a_new_process(aerial, api_key, imagery_root, tmp_pa
     assert first_status == second_status == 200
     assert first_headers["x-tile-cache"] == "miss" and second_headers["x-tile-cache"] == "disk"
     assert second_body == first_body and second_headers["etag"] == first_headers["etag"]
-    files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    assert len(files) == 1 and cache.DiskTileCache(folder).usage() == files[0].stat().st_size
+    assert len(first_body) < stores.DiskTileCache(folder).usage() == stores.DiskTileCache(folder).counter() < 2 * len(first_body)
