@@ -73,7 +73,7 @@ def registered_dataset_path(request: Request, collection: Annotated[str, PathPar
     dataset = registry.lookup(slug, number)
     if dataset is None:
         raise EntryNotFound(f"no imagery {slug}/{number}")
-    return str(dataset.path)
+    return dataset.path_for(request.path_params.get("tileMatrixSetId"))
 
 
 def latest_year(slug: str) -> int:

@@ -21,6 +21,9 @@ class ImageryDataset(models.Model):
     # a location (tiles.storage): a path relative to the imagery folder, or s3://bucket/key; never a credential
     path = models.CharField(_("COG location (relative to the imagery folder, or s3://bucket/key)"),
                             max_length=1100)
+    # the same pixels in a second COG aligned to the CGCS2000 grid c: a c tile read from it costs what a Web
+    # Mercator tile costs, where reprojecting from the first costs ~27 times as much (bench/imagery_grids.py)
+    path_c = models.CharField(_("COG aligned to the CGCS2000 grid c (location)"), max_length=1100, blank=True)
     west = models.FloatField()
     south = models.FloatField()
     east = models.FloatField()
@@ -57,6 +60,11 @@ class ImageryDataset(models.Model):
     def tile_format(self) -> str:
         """The format a client is offered by default: JPEG for 8-bit RGB (no transparency), PNG otherwise."""
         return "jpg" if self.band_count == 3 and self.dtype == "uint8" and self.compression == "JPEG" else "png"
+
+    def locations(self) -> dict[str, str]:
+        """Registry locations by tile grid; a year ingested before the c-aligned COG existed has only the first
+        (its c tiles are reprojected from it)."""
+        return {"WebMercatorQuad": self.path, **({"c": self.path_c} if self.path_c else {})}
 
     @property
     def storage(self) -> str:

@@ -42,6 +42,11 @@ class RegisteredDataset:
     minzoom: int
     maxzoom: int
     tile_format: str
+    path_c: str | None = None  # the COG aligned to the CGCS2000 grid c, when the year has one
+
+    def path_for(self, grid: str | None) -> str:
+        """The COG a tile of ``grid`` is read from: the one aligned to that grid when there is one."""
+        return self.path_c if grid == "c" and self.path_c else self.path
 
 
 @contextlib.contextmanager
@@ -62,7 +67,8 @@ def load_datasets() -> dict[tuple[str, int], RegisteredDataset]:
 
     return {(d.entry.slug, d.year): RegisteredDataset(d.entry.slug, d.year, d.entry.title_zh,
                                                       storage.readable_path(d.path), d.bounds, d.minzoom,
-                                                      d.maxzoom, d.tile_format)
+                                                      d.maxzoom, d.tile_format,
+                                                      storage.readable_path(d.path_c) if d.path_c else None)
             for d in ImageryDataset.objects.select_related("entry")}
 
 
@@ -85,20 +91,23 @@ class Registry:
             items = load_datasets()
         with self.lock:
             self.items, self.loaded_at = items, time.monotonic()
-            paths = {d.path for d in items.values()}
+            paths = {p for d in items.values() for p in (d.path, d.path_c) if p}
             self.remote_checks = {p: c for p, c in self.remote_checks.items() if p in paths}
 
     def lookup(self, slug: str, year: int) -> RegisteredDataset | None:
         """The dataset registered for ``slug`` and ``year`` whose file exists, else None."""
         age = time.monotonic() - self.loaded_at
         hit = self.items.get((slug, year))
-        if hit is not None and age < conf.registry_seconds() and self.present(hit.path):
+        if hit is not None and age < conf.registry_seconds() and self._files_present(hit):
             return hit
         if hit is None and age < MISS_RELOAD_SECONDS:
             return None
         self.reload()
         hit = self.items.get((slug, year))
-        return hit if hit is not None and self.present(hit.path) else None
+        return hit if hit is not None and self._files_present(hit) else None
+
+    def _files_present(self, dataset: RegisteredDataset) -> bool:
+        return self.present(dataset.path) and (dataset.path_c is None or self.present(dataset.path_c))
 
     def present(self, path: str) -> bool:
         """Whether the file is there: a stat for a local file; for an object, a HEAD at most every

@@ -246,7 +246,7 @@ def test_ingest_uploads_a_valid_cog_and_registers_its_s3_location(ingest, bucket
     dataset = ingest(2024, title="航空影像")
     assert dataset.path.startswith(f"s3://{bucket}/imagery/aerial/2024-") and dataset.storage == "s3"
     key = dataset.path.removeprefix(f"s3://{bucket}/")
-    assert s3_server.keys(bucket) == [key]
+    assert s3_server.keys(bucket) == sorted([key, dataset.path_c.removeprefix(f"s3://{bucket}/")])  # + c-aligned twin
     head = s3_server.client().head_object(Bucket=bucket, Key=key)
     assert head["ContentLength"] == dataset.size_bytes and head["ContentType"].startswith("image/tiff")
     assert cog_validate(storage.readable_path(dataset.path), quiet=True)[0]  # GDAL reads it back through /vsis3/
@@ -381,7 +381,7 @@ def test_replacing_a_year_on_s3_serves_the_new_pixels_and_removes_the_old_object
     new = ImageryDataset.objects.get(pk=old.pk)
     assert new.path != old.path and new.path.startswith(f"s3://{bucket}/imagery/aerial/2024-")
     assert f"at {new.path}" in replaced.stdout
-    assert s3_server.keys(bucket) == [new.path.removeprefix(f"s3://{bucket}/")]  # the old object was deleted
+    assert s3_server.keys(bucket) == sorted(p.removeprefix(f"s3://{bucket}/") for p in (new.path, new.path_c))  # old gone
     time.sleep(registry_module.REMOTE_CHECK_SECONDS + 0.1)  # the registry looks again after this long
     red, green, blue = tile_colour(client, api_key[1])
     assert blue > 180 and red < 80
@@ -435,7 +435,7 @@ def test_a_cog_whose_overview_is_one_tile_wide_is_accepted(ingest, imagery_root,
 def test_local_disk_still_works_and_keeps_serving_beside_s3_years(client, ingest, imagery_root, settings,
                                                                  s3_server, monkeypatch, api_key, tmp_path, capsys):
     local = ingest(2024, source=solid_geotiff(tmp_path / "red.tif", (220, 40, 40)))
-    assert local.storage == "local" and local_files(imagery_root) == [local.path]
+    assert local.storage == "local" and local_files(imagery_root) == sorted([local.path, local.path_c])
     assert tile_colour(client, api_key[1])[0] > 180
     bucket = f"imagery-{uuid.uuid4().hex[:10]}"  # now configure a bucket: new years go there, 2024 stays put
     s3_server.client().create_bucket(Bucket=bucket)
@@ -443,7 +443,7 @@ def test_local_disk_still_works_and_keeps_serving_beside_s3_years(client, ingest
         monkeypatch.setenv(variable, value)
     settings.GEOPLATFORM_IMAGERY_S3_BUCKET = bucket
     remote = ingest(2025, source=solid_geotiff(tmp_path / "blue.tif", (40, 40, 220)))
-    assert remote.storage == "s3" and local_files(imagery_root) == [local.path]
+    assert remote.storage == "s3" and local_files(imagery_root) == sorted([local.path, local.path_c])
     assert tile_colour(client, api_key[1])[0] > 180
     time.sleep(registry_module.MISS_RELOAD_SECONDS + 0.1)  # a year new to the registry is looked for after this
     blue = client.get(TILE_URL.replace("/2024/", "/2025/"), headers={"Authorization": f"Bearer {api_key[1]}"})

@@ -211,3 +211,21 @@ def test_the_kvp_get_tile_url_carries_a_token_for_the_listed_collections_only(cl
     path = href.split("testserver", 1)[-1]
     assert client.get(f"{path}{query}&LAYER=aerial:2024").status_code == 200  # no other credential
     assert client.get(f"{path}{query}&LAYER=elsewhere:2024").status_code == 403
+
+
+def test_each_year_keeps_a_cog_aligned_to_the_cgcs2000_grid_and_c_tiles_read_it(two_years):
+    """A c tile read from the 3857-aligned COG is reprojected (~27x the CPU): every new year has a c-aligned twin."""
+    import rasterio
+
+    from tiles.registry import registry
+
+    assert two_years.path_c and two_years.path_c != two_years.path
+    registry.reload()
+    dataset = registry.lookup("aerial", 2024)
+    assert dataset.path_for("c") == dataset.path_c != dataset.path_for("WebMercatorQuad") == dataset.path
+    with rasterio.open(dataset.path_c) as cog:
+        assert cog.crs.to_epsg() == 4490
+        # aligned to the grid: the origin is a corner of a c tile at the COG's own resolution
+        level = round(__import__("math").log2(0.703125 / cog.res[0])) + 1
+        tile_width = 0.703125 / 2 ** (level - 1) * 256
+        assert ((cog.bounds.left + 180) / tile_width) == pytest.approx(round((cog.bounds.left + 180) / tile_width))
