@@ -27,11 +27,15 @@ CHAINED_FIELDS = ("at", "request_id", "department", "api_key", "username", "entr
                   "reason", "grant_id", "purpose", "client", "path")
 
 
-def row_hash(prev_hash: str, values: dict) -> str:
+def canonical_content(values: dict) -> str:
+    """The chained fields of a row as the JSON its hash covers (sorted keys, no spaces)."""
     content = {name: values[name] for name in CHAINED_FIELDS}
     content["at"] = content["at"].isoformat(timespec="microseconds") if content["at"] else None
-    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def row_hash(prev_hash: str, values: dict) -> str:
+    return hashlib.sha256((prev_hash + canonical_content(values)).encode()).hexdigest()
 
 
 def request_id(request) -> str:
@@ -52,29 +56,42 @@ def client_address(request) -> str:
     return meta.get("REMOTE_ADDR", "")[:64]
 
 
-def append_event(**values) -> AuditEvent:
-    """Append one row to the chain (in its own transaction, whatever the caller's state).
+_COLUMNS = ", ".join(CHAINED_FIELDS)
+# The INSERT reads the last hash and computes the new one itself (PostgreSQL's sha256 over the same text as
+# row_hash), so the chain's lock is held over one more statement only, not over round trips and Python work.
+_APPEND_SQL = (
+    f"INSERT INTO {AuditEvent._meta.db_table} ({_COLUMNS}, prev_hash, hash) "
+    f"SELECT {', '.join(f'%({name})s' for name in CHAINED_FIELDS)}, last.hash, "
+    "encode(sha256(convert_to(last.hash || %(canonical)s, 'UTF8')), 'hex') "
+    f"FROM (SELECT coalesce((SELECT hash FROM {AuditEvent._meta.db_table} ORDER BY id DESC LIMIT 1), "
+    "%(genesis)s) AS hash) AS last RETURNING id")
+
+
+def append_event(**values) -> int:
+    """Append one row to the chain (in its own transaction, whatever the caller's state); returns its id.
 
     Every text is redacted first (catalog.redact): a path may carry an API key as ``?token=``, and a
-    row once written can never be changed.
+    row once written can never be changed. The advisory lock serialises writers; the INSERT runs after it
+    in a statement of its own, so its snapshot sees the row the previous holder committed.
     """
     values.setdefault("at", timezone.now())
     for name in CHAINED_FIELDS:
         values.setdefault(name, None if name == "grant_id" else "")
         if isinstance(values[name], str):
             values[name] = redact(values[name])
+    params = {**{name: values[name] for name in CHAINED_FIELDS}, "canonical": canonical_content(values),
+              "genesis": GENESIS}
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        prev = last or GENESIS
-        return AuditEvent.objects.create(prev_hash=prev, hash=row_hash(prev, values), **values)
+            cursor.execute(_APPEND_SQL, params)
+            return cursor.fetchone()[0]
 
 
 def record_decision(decision, request, *, purpose: str = "", entry_slug: str | None = None) -> int:
     """Audit one access decision, allowed or denied; returns the row id."""
     principal = decision.principal
-    event = append_event(
+    return append_event(
         request_id=request_id(request) if request is not None else "",
         department=principal.department.code if principal and principal.department else "",
         api_key=principal.api_key.prefix if principal and principal.api_key else "",
@@ -88,7 +105,6 @@ def record_decision(decision, request, *, purpose: str = "", entry_slug: str | N
         client=client_address(request) if request is not None else "",
         path=getattr(request, "get_full_path", lambda: "")()[:2000] if request is not None else "",
     )
-    return event.pk
 
 
 def audit_request(request, action: str, *, entry: str = "", allowed: bool = True, reason: str = "",
@@ -100,7 +116,7 @@ def audit_request(request, action: str, *, entry: str = "", allowed: bool = True
         api_key=principal.api_key.prefix if principal.api_key else "",
         username=principal.user.get_username() if principal.user else "", entry=entry, action=action,
         allowed=allowed, reason=reason[:1000], purpose=purpose[:1000], client=client_address(request),
-        path=request.get_full_path()[:2000]).pk
+        path=request.get_full_path()[:2000])
 
 
 def record_result(decision, rows: int | None = None, bytes: int | None = None) -> None:

@@ -117,3 +117,26 @@ def test_tile_decisions_are_reused_briefly_then_revocation_applies(city, setting
     with pytest.raises(KeyRejected, match="revoked"):
         authorize(city.request("granted"), "businesses-application", Action.READ, tile=True)
     tile_counter.flush()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_keep_one_linear_chain():
+    """Web threads and processes append at once: the lock and the INSERT's own snapshot keep every link."""
+    import threading
+
+    from django.db import connection
+
+    def write(n: int) -> None:
+        try:
+            for i in range(25):
+                append_event(action="read", allowed=True, department=f"d{n}", reason=f"{n}-{i} 测试")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    report = verify_chain()
+    assert report.ok and report.rows == 100, report
