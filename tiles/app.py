@@ -95,8 +95,8 @@ def offered_parameters_only(request: Request) -> None:
     """
     path = request.path_params
     limits.check_request(request.query_params.multi_items(), path.get("format"))
-    if (grid := path.get("tileMatrixSetId")) in tiler.supported_tms.list():
-        tms = tiler.supported_tms.get(grid)
+    if (grid := path.get("tileMatrixSetId")) in grids.TILE_GRID:
+        tms = grids.GRIDS[grid]
         limits.check_zoom(path.get("z"), grid, tms.minzoom, tms.maxzoom)
 
 

@@ -54,9 +54,18 @@ SUPPORTED_CRS = {WEB_MERCATOR: "urn:ogc:def:crs:EPSG::3857", CGCS2000: "urn:ogc:
 TILE_GRID = {WEB_MERCATOR: WEB_MERCATOR, CGCS2000: CGCS2000, CGCS2000_OGC: CGCS2000}
 
 
+class SharedTileMatrixSets(morecantile.TileMatrixSets):
+    """morecantile's registry without its per-call deep copy (~0.5 ms a tile): the grids here are never changed."""
+
+    def get(self, identifier: str) -> TileMatrixSet:
+        if identifier not in self.tilematrixsets:
+            return super().get(identifier)  # the same InvalidIdentifier
+        return self.tilematrixsets[identifier]
+
+
 def supported_tms() -> morecantile.TileMatrixSets:
     """What titiler's factory serves: the grids that have their own tile URLs."""
-    return morecantile.TileMatrixSets({name: GRIDS[name] for name in (WEB_MERCATOR, CGCS2000)})
+    return SharedTileMatrixSets({name: GRIDS[name] for name in (WEB_MERCATOR, CGCS2000)})
 
 
 def levels(grid: str, minzoom: int, maxzoom: int) -> range:

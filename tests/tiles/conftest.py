@@ -47,11 +47,14 @@ def _forget_tile_state():
     """The registry copy, tile decisions and tile counts live in process memory: none may leak into the next test."""
     from catalog.access import tile_decisions
     from catalog.audit import tile_counter
+    from tiles.cache import tile_cache
     from tiles.registry import registry
 
     registry.clear()
+    tile_cache.clear()
     yield
     registry.clear()
+    tile_cache.clear()
     tile_decisions.items.clear()
     with tile_counter.lock:
         tile_counter.pending.clear()

@@ -398,9 +398,6 @@ def test_an_object_deleted_behind_the_registry_is_a_404_not_a_500(client, ingest
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(strict=True, reason="tiles/cache/middleware.py TileCache.admit calls registry.lookup outside the "
-                   "app's exception handlers, so its StorageError becomes a 500: it must catch CatalogError and leave "
-                   "the request to the tile route (reported to the lead); remove this mark with that fix")
 @pytest.mark.parametrize("variable, wrong, named", [
     ("AWS_SECRET_ACCESS_KEY", "wrong-secret-0123456789", "refused the credentials"),
     ("AWS_S3_ENDPOINT", "127.0.0.1:9", "cannot reach the object store at http://127.0.0.1:9"),

@@ -135,7 +135,10 @@ class TileCache:
             slug, year = dataset_key(address.collection, address.year)
         except EntryNotFound:
             return None
-        dataset = registry.lookup(slug, year)
+        try:
+            dataset = registry.lookup(slug, year)
+        except CatalogError:  # e.g. the object store refuses: the tile route answers it, after the access check
+            return None
         parameters = rendering_parameters(request.query_params, address.format)
         if dataset is None or parameters is None:
             return None
