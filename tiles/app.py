@@ -234,6 +234,9 @@ def error_response(request: Request, status: int, message: str, headers: dict | 
 
 def _titiler_error(status: int):
     async def handler(request: Request, exc: Exception) -> Response:
+        if status == 500 and "/vsis3/" in str(exc):  # the object store failed mid-read: not our fault, say whose
+            return error_response(request, 503, "the object store did not deliver the imagery file; try again, "
+                                  f"or check the store (AWS_S3_ENDPOINT): {exc}")
         return error_response(request, status, str(exc))
     return handler
 
