@@ -55,6 +55,10 @@ from tiles.capabilities import FORMATS, tilejson, wmts_capabilities  # noqa: E40
 from tiles.metadata import collection_metadata  # noqa: E402
 from tiles.registry import registry  # noqa: E402
 
+# Our COGs have no sidecar files (.ovr, .aux.xml, .msk): GDAL need not list their folder (or bucket) each
+# time a tile opens one. A deployment's own setting wins.
+os.environ.setdefault("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR")
+
 # titiler logs every dataset it opens at INFO: one line per tile would flood the platform's console log.
 logging.getLogger("titiler").setLevel(logging.WARNING)
 
