@@ -11,7 +11,9 @@ request, instead of a connection reset (URL), Django's bare HTML 400 (body), a R
   2.5 MiB by default): 413. Files sent as multipart uploads have their own limits (publish, batch
   geocoding); their non-file fields count against this one;
 - a JSON body nested deeper than :data:`MAX_JSON_DEPTH` levels: 400;
-- a NUL character (``%00``) in the path or in a query parameter: 400 (no text field can hold one).
+- a NUL character (``%00``) in the path or in a query parameter: 400 (no text field can hold one);
+- any body over :func:`largest_body` (the largest upload an endpoint accepts): 413 before it is read
+  (:func:`bounded_bodies`), since the WSGI bridge of ``geoplatform serve`` holds a body in memory.
 """
 
 from __future__ import annotations
@@ -128,3 +130,69 @@ class RequestLimitsMiddleware:
         if isinstance(exception, TooManyFilesSent):
             return refusal(400, f"more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files in one request")
         return None
+
+
+#: How much of a refused body is read and dropped before the 413, so the client sees the answer.
+DRAIN_BYTES = 16 * 2**20
+
+
+def largest_body() -> int:
+    """The largest body any endpoint accepts: a layer upload or a batch geocoding file."""
+    from geoplatform.layers import conf as layers_conf
+
+    return max(layers_conf.max_upload_bytes(), settings.GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES,
+               settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
+def bounded_bodies(app, limit: int):
+    """ASGI wrapper: a body announced (Content-Length) or sent (chunked) beyond ``limit`` bytes gets a 413 JSON
+    answer instead of being buffered whole. uvicorn's WSGI bridge reads the entire body into memory before
+    Django's own per-endpoint checks run, so without this one request could ask for any amount of it."""
+    import json
+
+    async def refuse(send, sent: int | None = None) -> None:
+        detail = (f"request body {'of ' + format(sent, ',') + ' bytes ' if sent else ''}is larger than the largest "
+                  f"upload this server accepts, {_size(limit)}")
+        body = json.dumps({"detail": detail}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def bounded(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            await refuse(send, int(length))
+            return
+        received = 0
+        more = True
+
+        async def counted():
+            nonlocal received, more
+            message = await receive()
+            received += len(message.get("body", b""))
+            more = message.get("more_body", False)
+            if received > limit:
+                raise BodyTooLarge(received)
+            return message
+
+        try:
+            await app(scope, counted, send)
+        except BodyTooLarge as exc:
+            # Read (and drop) a little more of what the client is still sending, so that closing the connection
+            # with data unread does not reset it before the client has read the 413.
+            drained = 0
+            while more and drained < DRAIN_BYTES:
+                message = await receive()
+                drained += len(message.get("body", b""))
+                more = message.get("more_body", False) and message.get("type") == "http.request"
+            await refuse(send, exc.args[0])
+
+    return bounded
+
+
+class BodyTooLarge(Exception):
+    """A chunked body that grew past the limit while it was read."""

@@ -147,3 +147,39 @@ def test_real_server_answers_limits_in_json(server):
 
     status, _ = request("GET", "/healthz?pad=" + "x" * 60_000)  # under the limit: served
     assert status == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_body_beyond_the_largest_upload_is_refused_before_it_is_buffered(tmp_path):
+    """The WSGI bridge holds a body in memory: one announced or streamed past every endpoint's limit gets a 413
+    at once (the server does not wait for, or keep, the rest)."""
+    import socket
+
+    from tests.servers import live_server
+
+    env = {"GEOPLATFORM_LAYERS_MAX_UPLOAD_MB": "1", "GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES": str(2**20),
+           "GEOPLATFORM_MAX_BODY_BYTES": str(2**20)}
+    with live_server(env=env) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # announced: 50 MB, none sent
+            sock.sendall(b"POST /api/layers/roads/versions HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                         b"Content-Length: 50000000\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            answer = answer.decode()
+        assert answer.startswith("HTTP/1.1 413") and "1 MiB (1,048,576 bytes)" in answer
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # streamed (chunked): cut off at the limit
+        try:
+            conn.request("POST", "/api/geocode/jobs/", body=(b"x" * 65536 for _ in range(64)),
+                         headers={"Content-Type": "text/csv"}, encode_chunked=True)
+            response = conn.getresponse()
+            assert response.status == 413 and "larger than the largest upload" in json.loads(response.read())["detail"]
+        except (BrokenPipeError, ConnectionResetError):
+            pytest.fail("the server closed the connection instead of answering 413")
+        finally:
+            conn.close()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # within the limit: the view answers
+            sock.sendall(b"POST /api/geocode HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 2\r\nConnection: close\r\n\r\n[]")
+            assert sock.recv(65536).decode().startswith("HTTP/1.1 401")

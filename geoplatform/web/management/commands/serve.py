@@ -55,8 +55,10 @@ def threaded_application():
 
         return application(environ, start)
 
+    from geoplatform.limits import bounded_bodies, largest_body
+
     warnings.filterwarnings("ignore", message=".*native WSGI implementation is deprecated.*")
-    return with_tiles(WSGIMiddleware(trimmed_headers))
+    return with_tiles(bounded_bodies(WSGIMiddleware(trimmed_headers), largest_body()))
 
 
 def server_config(interface: str, log_level: str, **kw):
