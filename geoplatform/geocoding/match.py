@@ -30,7 +30,8 @@ DISTRICT_BY_NUMBER = 0.9  # shared road name, chosen because only one has the nu
 PREFIX_MISSING = 0.8  # 甲15号 asked, only 15号 known
 BUILDING_MISSING = 0.75  # 号楼 asked but not in the gazetteer: the compound gate
 ONE_SIDED = 0.7
-GLUED_NUMBER = 0.9  # the number ran into the floor/room number (4724层)  # interpolation with a neighbour on one side only
+GLUED_NUMBER = 0.9  # the number ran into the floor/room number (4724层)
+DISTRICT_CORRECTED = 0.9  # 山房区 read as 房山区, confirmed by its road or township
 
 _FOREIGN_ADMIN = re.compile(r"^[^\d]{0,8}?(省|市|自治区|自治州|特别行政区)|^[^\d]{1,5}?(?<![小社园校厂矿景城])(区|县)")
 _AREA_WORD = re.compile(r"(街道|镇|乡|地区|社区|村|小区|居委会)$")
@@ -86,6 +87,10 @@ def match_address(p: ParsedAddress, index: GazetteerIndex) -> Match:
     candidates = _candidate_roads(p, index)
     if candidates:
         chosen, penalty = _choose_road(candidates, p)
+        if chosen is not None and p.district_corrected:
+            if not _confirms_corrected_district(chosen, penalty, p):
+                return Match(candidates=[_candidate(index, chosen.mid_row, "road", BASE_SCORE["road"] * penalty * 0.5)])
+            penalty *= DISTRICT_CORRECTED
         if chosen is not None:
             return _locate_on_road(chosen, p, index, penalty)
         return Match(candidates=[_candidate(index, r.mid_row, "road", BASE_SCORE["road"] * w)
@@ -94,9 +99,14 @@ def match_address(p: ParsedAddress, index: GazetteerIndex) -> Match:
         found = _match_landmark(p, index)
         if found is not None:
             return found
-    if p.number is None and not p.core and not p.landmarks:
+    if p.number is None and not p.core and not p.landmarks and not (p.district_corrected and not p.townships):
         return _match_area(p, index)
     return Match()
+
+
+def _confirms_corrected_district(road: Road, weight: float, p: ParsedAddress) -> bool:
+    """A corrected district (山房区) stands only on an exact road name, or a township of that road."""
+    return weight == 1.0 or bool(p.townships and road.townships.intersection(p.townships))
 
 
 def _candidate_roads(p: ParsedAddress, index: GazetteerIndex) -> list[tuple[Road, float]]:

@@ -113,6 +113,7 @@ class ParsedAddress:
     landmarks: list[str] = field(default_factory=list)
     alt_numbers: tuple[int, ...] = ()  # other readings of a number glued to a floor/room (4724层)
     short_name: str = ""  # the short district/township name taken (海淀 for 海淀区), if any
+    district_corrected: bool = False  # 山房区 read as 房山区: the road/township must confirm it
 
 
 def parse_address(text: object, vocab: Vocabulary, short_names: bool = True) -> ParsedAddress:
@@ -189,6 +190,8 @@ def _parse_admin(head: str, vocab: Vocabulary, p: ParsedAddress, short_names: bo
             p.district, p.district_text = vocab.districts[word], word
             i += n
             break
+    if p.district is None:
+        i = _correct_district(head, vocab, p)
     for n in range(min(vocab.max_township_len, len(head) - i), 1, -1):
         word = head[i:i + n]
         if word in vocab.townships and not (word in vocab.short_townships and vocab.starts_road(head, i)):
@@ -202,6 +205,31 @@ def _parse_admin(head: str, vocab: Vocabulary, p: ParsedAddress, short_names: bo
                 i += 3
             break
     p.core = head[i:]
+
+
+def _correct_district(head: str, vocab: Vocabulary, p: ParsedAddress) -> int:
+    """An unknown 'XX区/县' at the start one slip (a swap or one other character) from exactly
+    one of the city's districts is read as that district (山房区 → 房山区), flagged so the
+    matcher accepts it only when a road or township of that district confirms it."""
+    for n in range(min(vocab.max_district_len, len(head)), 2, -1):
+        word = head[:n]
+        if word[-1] not in "区县":
+            continue
+        close = {canonical for name, canonical in vocab.districts.items()
+                 if len(name) == n and name[-1] == word[-1] and _one_slip(word[:-1], name[:-1])}
+        if len(close) == 1:
+            p.district, p.district_text, p.district_corrected = close.pop(), word, True
+            return n
+        return 0
+    return 0
+
+
+def _one_slip(typed: str, name: str) -> bool:
+    """Same length, and one character differs or two neighbours are swapped."""
+    diff = [k for k, (a, b) in enumerate(zip(typed, name, strict=True)) if a != b]
+    if len(diff) == 1:
+        return len(typed) >= 2
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and typed[diff[0]] == name[diff[1]] and typed[diff[1]] == name[diff[0]]
 
 
 def _find_road(p: ParsedAddress, vocab: Vocabulary) -> None:
