@@ -17,9 +17,11 @@ are never served a half-written one; the old file is removed after the commit.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
+import shutil
 import sys
 import uuid
 from dataclasses import dataclass
@@ -39,7 +41,7 @@ from rio_tiler.io import Reader
 from catalog.entries import mark_published, register_entry
 from catalog.errors import AccessDenied, CatalogError, Conflict, InvalidRequest
 from catalog.models import Department, Entry
-from tiles import conf, grids, storage
+from tiles import conf, display, grids, storage
 from tiles.models import ImageryDataset
 
 log = logging.getLogger(__name__)
@@ -203,12 +205,24 @@ def ingest_imagery(req: IngestRequest) -> ImageryDataset:
     # is read without reprojection (a reprojected c tile costs ~27 times as much CPU: bench/imagery_grids.py).
     location, location_c = storage.new_location(req.collection, req.year), storage.new_location(req.collection, req.year)
     scratch, scratch_c = storage.scratch_file(), storage.scratch_file()
+    picture, kept, source_location = source, None, ""
     published: list[str] = []
     try:
-        write_cog(source, scratch, info, progress=req.progress)
-        write_cog(source, scratch_c, info, progress=req.progress, grid=grids.CGCS2000)
+        with rasterio.open(source) as src:
+            convert = display.needs_display_copy(src.count, src.dtypes[0], tuple(src.colorinterp))
+        if convert:  # 16-bit or 4-band: an 8-bit picture for the tiles, the delivered file kept beside it
+            picture, kept = storage.scratch_file(), storage.scratch_file()
+            plan = display.write_display_copy(source, picture)
+            info = dataclasses.replace(info, band_count=len(plan.bands), dtype="uint8",
+                                       profile="jpeg" if len(plan.bands) == 3 else "deflate")
+            shutil.copyfile(source, kept)
+            source_location = storage.new_location(req.collection, req.year)
+        write_cog(picture, scratch, info, progress=req.progress)
+        write_cog(picture, scratch_c, info, progress=req.progress, grid=grids.CGCS2000)
         values = _describe(scratch, info)
-        for cog, where in ((scratch, location), (scratch_c, location_c)):
+        for cog, where in ((scratch, location), (scratch_c, location_c), (kept, source_location)):
+            if cog is None:
+                continue
             storage.publish(cog, where)
             published.append(where)
     except BaseException:
@@ -216,8 +230,9 @@ def ingest_imagery(req: IngestRequest) -> ImageryDataset:
             _remove_unregistered(where)
         raise
     finally:
-        scratch.unlink(missing_ok=True)
-        scratch_c.unlink(missing_ok=True)
+        for temporary in (scratch, scratch_c, kept, None if picture is source else picture):
+            if temporary is not None:
+                temporary.unlink(missing_ok=True)
     try:
         with transaction.atomic():
             if entry is None:
@@ -228,14 +243,15 @@ def ingest_imagery(req: IngestRequest) -> ImageryDataset:
                 entry.save(update_fields=["title_zh"])
             dataset, _ = ImageryDataset.objects.update_or_create(
                 entry=entry, year=req.year, defaults={**values, "path": location, "path_c": location_c,
+                                                      "source_path": source_location,
                                                       "source_name": source.name[:255]})
             mark_published(entry, feature_count=None, extent=_collection_extent(entry), fields=[])
     except BaseException:
-        _remove_unregistered(location)
-        _remove_unregistered(location_c)
+        for where in published:
+            _remove_unregistered(where)
         raise
     if existing is not None:
-        for old in existing.locations().values():
+        for old in existing.stored_files():
             _remove_unregistered(old)
     return dataset
 

@@ -24,6 +24,8 @@ class ImageryDataset(models.Model):
     # the same pixels in a second COG aligned to the CGCS2000 grid c: a c tile read from it costs what a Web
     # Mercator tile costs, where reprojecting from the first costs ~27 times as much (bench/imagery_grids.py)
     path_c = models.CharField(_("COG aligned to the CGCS2000 grid c (location)"), max_length=1100, blank=True)
+    # a 16-bit or 4-band scene is converted for display (tiles.display); the file as delivered is kept here
+    source_path = models.CharField(_("ingested file as delivered (location)"), max_length=1100, blank=True)
     west = models.FloatField()
     south = models.FloatField()
     east = models.FloatField()
@@ -65,6 +67,10 @@ class ImageryDataset(models.Model):
         """Registry locations by tile grid; a year ingested before the c-aligned COG existed has only the first
         (its c tiles are reprojected from it)."""
         return {"WebMercatorQuad": self.path, **({"c": self.path_c} if self.path_c else {})}
+
+    def stored_files(self) -> list[str]:
+        """Every location this year's files occupy (removed together when the year is replaced)."""
+        return [p for p in (self.path, self.path_c, self.source_path) if p]
 
     @property
     def storage(self) -> str:

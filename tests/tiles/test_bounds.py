@@ -91,12 +91,14 @@ def test_resampling_and_rescale_within_bounds_are_drawn(client, aerial, key):
 
 
 def test_a_four_band_file_is_drawn_from_its_first_three_bands(client, ingest, key, tmp_path):
-    ingest(2024, source=write_geotiff(tmp_path / "rgbn.tif", count=4, photometric="MINISBLACK"))
+    """Ingest keeps red, green and blue for the tiles (tiles.display); the fourth band stays in the kept source."""
+    dataset = ingest(2024, source=write_geotiff(tmp_path / "rgbn.tif", count=4, photometric="MINISBLACK"))
+    assert dataset.band_count == 3 and dataset.source_path
     default = client.get(f"{XYZ}.png?return_mask=false", headers=key)
     first_three = client.get(f"{XYZ}.png?bidx=1&bidx=2&bidx=3&return_mask=false", headers=key)
     assert default.status_code == 200 and np.array_equal(pixels(default.content), pixels(first_three.content))
     fourth = client.get(f"{XYZ}.png?bidx=4", headers=key)
-    assert fourth.status_code == 200, fourth.text
+    assert fourth.status_code == 400 and "3 bands" in fourth.json()["detail"]
 
 
 # --- everything else is a 400 saying what is allowed ----------------------------------------------

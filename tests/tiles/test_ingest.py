@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import morecantile
+import numpy as np
 import pytest
 import rasterio
 from django.core.management import CommandError, call_command
@@ -137,3 +140,59 @@ def test_cli_refusals_name_the_status(department, other_department, imagery_root
         call_command(*args, "--owner", "jtw")
     with pytest.raises(CommandError, match="no department 'nobody'"):
         call_command(*args, "--owner", "nobody")
+
+
+def write_flight_scene(path, count: int = 4, dtype: str = "uint16"):
+    """What a flight delivers: 16-bit red, green, blue and near-infrared, a gradient with a bright square."""
+    from rasterio.transform import from_bounds
+
+    from tests.tiles.conftest import BOUNDS
+
+    size = 256
+    ramp = np.linspace(200, 3000, size, dtype=np.float32)
+    data = np.stack([np.add.outer(ramp, ramp) / 2 for _ in range(count)])
+    data[:, 64:192, 64:192] = 3900
+    if count == 4:
+        data[3] = 60000  # near-infrared: drawn as a colour it would wash the picture out
+    profile = {"driver": "GTiff", "width": size, "height": size, "count": count, "dtype": dtype, "crs": "EPSG:4490",
+               "transform": from_bounds(*BOUNDS, size, size), "photometric": "MINISBLACK"}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data.astype(dtype))
+    return path
+
+
+def test_a_16_bit_4_band_scene_becomes_an_8_bit_rgb_picture_and_the_source_is_kept(ingest, imagery_root, tmp_path):
+    from tiles import storage
+
+    source = write_flight_scene(tmp_path / "flight.tif")
+    dataset = ingest(2024, source=source)
+    assert (dataset.band_count, dataset.dtype, dataset.compression) == (3, "uint8", "JPEG")
+    from rasterio.warp import transform
+
+    from tests.tiles.conftest import BOUNDS
+
+    west, south, east, north = BOUNDS
+    spots = {"centre": (0.5, 0.5), "dark corner": (0.03, 0.97), "bright corner": (0.97, 0.03)}
+    lons = [west + fx * (east - west) for fx, _ in spots.values()]
+    lats = [south + fy * (north - south) for _, fy in spots.values()]
+    with rasterio.open(storage.readable_path(dataset.path)) as cog:
+        xs, ys = transform("EPSG:4490", cog.crs, lons, lats)
+        values = dict(zip(spots, (np.array(v, dtype=int) for v in cog.sample(list(zip(xs, ys, strict=True)))), strict=True))
+    assert (values["centre"] >= 235).all(), values  # the bright square, stretched to the top
+    assert values["dark corner"].max() < 60 < values["bright corner"].min(), values  # the gradient kept, NIR not
+    kept = storage.readable_path(dataset.source_path)
+    assert Path(kept).read_bytes() == source.read_bytes()  # the delivered file, bands and bits as they came
+    files_before = files(imagery_root)
+    assert sorted([dataset.path, dataset.path_c, dataset.source_path]) == files_before
+    replaced = ingest(2024, replace=True)
+    assert files(imagery_root) == sorted([replaced.path, replaced.path_c])  # the kept source went with its year
+
+
+def test_a_one_band_16_bit_scene_becomes_grey(ingest, tmp_path):
+    dataset = ingest(2024, source=write_flight_scene(tmp_path / "pan.tif", count=1))
+    assert (dataset.band_count, dataset.dtype) == (1, "uint8") and dataset.source_path
+
+
+def test_an_8_bit_rgb_scene_is_not_converted_nor_kept_twice(ingest):
+    dataset = ingest(2024)
+    assert dataset.source_path == "" and (dataset.band_count, dataset.dtype) == (3, "uint8")
