@@ -148,7 +148,7 @@ def _choose_road(candidates: list[tuple[Road, float]], p: ParsedAddress) -> tupl
 
 
 def _has_number(road: Road, p: ParsedAddress) -> bool:
-    numbers = (p.number, *p.alt_numbers)
+    numbers = (p.number, *p.alt_numbers, *p.weak_numbers)
     return any((p.prefix, n) in road.doors or ("", n) in road.doors for n in numbers) or (
         p.building is not None and (p.number, p.building) in road.buildings)
 
@@ -165,7 +165,7 @@ def _locate_on_road(road: Road, p: ParsedAddress, index: GazetteerIndex, penalty
         if row is not None:
             return _answer(index, row, "building", penalty)
         penalty *= BUILDING_MISSING
-    if p.alt_numbers:
+    if p.alt_numbers or p.weak_numbers:
         return _locate_glued(road, p, index, penalty)
     row = road.doors.get((p.prefix, p.number))
     if row is not None:
@@ -180,6 +180,7 @@ def _locate_on_road(road: Road, p: ParsedAddress, index: GazetteerIndex, penalty
 def _locate_glued(road: Road, p: ParsedAddress, index: GazetteerIndex, penalty: float) -> Match:
     """大街1581层177: 158号 1层 or 15号 81层? Only a reading the gazetteer confirms, and only one."""
     rows = [row for n in (p.number, *p.alt_numbers) if (row := road.doors.get((p.prefix, n))) is not None]
+    rows = rows or [row for n in p.weak_numbers if (row := road.doors.get((p.prefix, n))) is not None]
     if len(rows) == 1 or (rows and all(_near(index, rows[0], r) for r in rows[1:])):
         return _answer(index, rows[0], "door", penalty * GLUED_NUMBER)
     if rows:

@@ -31,11 +31,12 @@ _CHAR_MAP = str.maketrans({"號": "号", "樓": "楼", "單": "单", "區": "区
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\ufeff]")
 # A run of Chinese numerals used as a number: before a unit word, or at the very end
 # right after a road word (胡同一百二十五). Numerals inside names (三里河路, 明光二条) stay.
-_NUMERAL_BEFORE_UNIT = re.compile(rf"[{_CN_CHARS}]+(?=号|#|单元|层|楼|室|栋|幢|座|门|-|\||\d|$)")
-_WORD_BEFORE_TRAILING_NUMERAL = set("街路里条巷同道弄院")
+_NUMERAL_BEFORE_UNIT = re.compile(rf"[{_CN_CHARS}]+(?=号|#|单元|层|楼|室|栋|幢|座|门|-|\||\d|[A-Z]座|$)")
+# 甲/乙 before a trailing numeral make it a house number too (东四巷乙二十三).
+_WORD_BEFORE_TRAILING_NUMERAL = set("街路里条巷同道弄院甲乙丙丁")
 _POSTCODE = re.compile(r"(?:邮编|邮政编码)[:：]?\d{6}|^1\d{5}(?=\D|$)|(?<=\D)1\d{5}$")
 _DIGIT_GAP = re.compile(r"(?<=\d)[\s,，.。;；、|]+(?=\d)")
-_HASH_BUILDING = re.compile(r"(?<=\d)#")
+_HASH_BUILDING = re.compile(rf"(?<=[\d{_CN_CHARS}])#")  # 57# / 五十七#: the house number
 _DROP = re.compile(r"[^\w\-|]")
 _CITY_PREFIX = re.compile(r"^(?:中国|中华人民共和国)?(?:北京市|北京)?(?:市辖区)?")
 _ROAD_START = set("路街道里巷")

@@ -61,6 +61,7 @@ class Vocabulary:
         for alias, canonical in {**BUILTIN_DISTRICT_ALIASES, **(district_aliases or {})}.items():
             if canonical in districts:
                 spell[alias] = canonical
+                spell.setdefault("原" + alias, canonical)  # 原宣武区: "the former 宣武区"
                 if alias[-1] not in "区县":
                     short.add(alias)
         towns: dict[str, set[str]] = {}
@@ -112,6 +113,7 @@ class ParsedAddress:
     room: int | None = None
     landmarks: list[str] = field(default_factory=list)
     alt_numbers: tuple[int, ...] = ()  # other readings of a number glued to a floor/room (4724层)
+    weak_numbers: tuple[int, ...] = ()  # a last reading of a glued number (two-digit room)
     short_name: str = ""  # the short district/township name taken (海淀 for 海淀区), if any
     district_corrected: bool = False  # 山房区 read as 房山区: the road/township must confirm it
 
@@ -122,7 +124,7 @@ def parse_address(text: object, vocab: Vocabulary, short_names: bool = True) -> 
     ``short_names=False`` ignores short district/township names, for a second reading
     when the first one (海淀 + 南路 ...) found nothing.
     """
-    s = _strip_city(normalize_address(text), vocab)
+    s = _road_digits_to_numerals(_strip_city(normalize_address(text), vocab), vocab)
     p = ParsedAddress(normalized=s)
     if not s:
         return p
@@ -133,6 +135,30 @@ def parse_address(text: object, vocab: Vocabulary, short_names: bool = True) -> 
         _read_number(m, tail, p)
     _find_road(p, vocab)
     return p
+
+
+_DIGIT_IN_NAME = re.compile(r"(?<=[\u4e00-\u9fff])(\d{1,2})(?=[街条巷路里道胡])")
+_CN = "零一二三四五六七八九"
+
+
+def _chinese_numeral(n: int) -> str:
+    """1-99 as written in road names: 4 → 四, 10 → 十, 12 → 十二, 20 → 二十."""
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 0 else "十" if tens == 1 else _CN[tens] + "十") + (_CN[ones] if ones or not tens else "")
+
+
+def _road_digits_to_numerals(s: str, vocab: Vocabulary) -> str:
+    """和平4街 → 和平四街, 安华2条 → 安华二条: only where the result ends a gazetteer road name."""
+    for m in reversed(list(_DIGIT_IN_NAME.finditer(s))):
+        if m.group(1).startswith("0"):
+            continue
+        new = s[: m.start()] + _chinese_numeral(int(m.group(1))) + s[m.end():]
+        shift = len(new) - len(s)
+        for end in (m.end() + shift + 1, m.end() + shift + 2):
+            if any(new[k:end] in vocab.roads for k in range(max(0, end - vocab.max_road_len), m.start())):
+                s = new
+                break
+    return s
 
 
 def _strip_city(s: str, vocab: Vocabulary) -> str:
@@ -153,6 +179,8 @@ def _read_number(m: re.Match[str], tail: str, p: ParsedAddress) -> None:
         # 大街4724层 / 甲132201室: the house number runs into the floor or room number.
         splits = _glued_splits(digits, tail)
         p.alt_numbers = tuple(n for n, _ in splits[1:])
+        if not tail.startswith(("层", "楼", "F")) and len(digits) >= 3:
+            p.weak_numbers = (int(digits[:-2]),)  # 3812室: 38号 12室, if no other reading is a door
         digits, rest = str(splits[0][0]), splits[0][1]
         tail = rest + tail
     elif not unit and tail.startswith(_GLUED_BEFORE):

@@ -22,8 +22,8 @@ def _swapped(district: str) -> str:
 @pytest.mark.parametrize("road", UNIQUE + [ROAD["R5"], ROAD["R10"]], ids=lambda r: r[0])
 def test_district_with_two_characters_swapped_is_corrected(index, road):
     rid, name, district, *_ = road
-    m = geocode(f"{_swapped(district)}{name}3号", index)
-    assert m.level == "door" and (m.lon, m.lat) == door_point(road, 3)
+    m = geocode(f"{_swapped(district)}{name}4号", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(road, 4)
     assert m.score < 1.0
 
 
@@ -50,3 +50,49 @@ def test_district_one_slip_from_two_districts_is_not_guessed(index):
 
 def test_corrected_district_without_its_road_is_none(index):
     assert geocode("城东区牛街5号", index).level == "none"  # 牛街 is in 西城区, not 东城区
+
+
+def _cn(n: int) -> str:
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 0 else "十" if tens == 1 else digits[tens] + "十") + (digits[ones] if ones or not tens else "")
+
+
+@pytest.mark.parametrize("rid, n", [("R1", 12), ("R2", 17), ("R6", 23), ("R11", 31)])
+@pytest.mark.parametrize("after", ["#", "#3层", "座", "B座1503", "(3层)", ""])
+def test_chinese_numeral_house_number_without_hao(index, rid, n, after):
+    road = ROAD[rid]
+    m = geocode(f"{road[2]}{road[1]}{_cn(n)}{after}", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(road, n)
+
+
+@pytest.mark.parametrize("prefix_text", ["甲十五#", "甲十五", "甲十五号"])
+def test_chinese_numeral_after_jia(index, prefix_text):
+    m = geocode(f"东城区美术馆后街{prefix_text}", index)
+    assert m.level == "door" and m.matched_address.endswith("美术馆后街甲15号")
+
+
+def test_number_glued_to_a_two_digit_room_is_read_when_it_is_the_only_door(index):
+    m = geocode("朝阳区安华四条3412室", index)  # 3号 412室 does not exist; 34号 12室 does
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R11"], 34) and m.score < 1.0
+
+
+@pytest.mark.parametrize("district", ["原宣武区", "原宣武", "宣武区"])
+def test_former_district_with_yuan_prefix(index, district):
+    m = geocode(f"{district}牛街5号", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R2"], 5)
+
+
+def test_former_chongwen_with_yuan_prefix(index):
+    assert geocode("原崇文区美术馆后街5号", index).level == "door"
+
+
+@pytest.mark.parametrize("n", [1, 12, 25])
+def test_arabic_digit_inside_a_road_name(index, n):
+    m = geocode(f"朝阳区安华4条{n}号", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R11"], n)
+
+
+def test_arabic_digit_not_making_a_road_name_stays_a_number(index):
+    m = geocode("朝阳区朝阳北路4号", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R6"], 4)
