@@ -71,3 +71,24 @@ def ingest(department, imagery_root, tmp_path):
                                             **kw))
 
     return run
+
+
+@pytest.fixture
+def client():
+    """The tile service in process (FastAPI's TestClient; it answers from other threads than the test's)."""
+    from fastapi.testclient import TestClient
+
+    from tiles.app import app
+
+    with TestClient(app) as tiles:
+        yield tiles
+
+
+@pytest.fixture
+def aerial(ingest):
+    """Collection "aerial" of ``department`` (the jtw fixture), year 2024, three 8-bit bands, shared on application."""
+    return ingest(2024)
+
+
+def bearer(raw: str) -> dict:
+    return {"Authorization": f"Bearer {raw}"}

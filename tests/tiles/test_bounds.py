@@ -14,7 +14,6 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
-from fastapi.testclient import TestClient
 from rasterio.io import MemoryFile
 
 from catalog.audit import tile_counter
@@ -22,24 +21,11 @@ from catalog.errors import InvalidRequest
 from catalog.models import Entry, Grant, TileUsage, User
 from tests.tiles.conftest import write_geotiff
 from tiles import limits
-from tiles.app import app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TILE = morecantile.tms.get("WebMercatorQuad").tile(116.31, 39.91, 14)
 XYZ = f"/tiles/aerial/2024/14/{TILE.x}/{TILE.y}"
 FACTORY = f"/tiles/aerial/2024/tiles/WebMercatorQuad/14/{TILE.x}/{TILE.y}"
-
-
-@pytest.fixture
-def client():
-    with TestClient(app) as tiles:
-        yield tiles
-
-
-@pytest.fixture
-def aerial(ingest):
-    """Collection "aerial" of ``department`` (jtw), 2024, three 8-bit bands, shared on application."""
-    return ingest(2024)
 
 
 @pytest.fixture

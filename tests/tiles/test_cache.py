@@ -26,7 +26,6 @@ import pytest
 import rasterio
 from django.utils import timezone
 from fastapi.dependencies.utils import get_flat_params
-from fastapi.testclient import TestClient
 from rasterio.io import MemoryFile
 from rasterio.transform import from_bounds
 from starlette.datastructures import QueryParams
@@ -36,8 +35,8 @@ from catalog.audit import tile_counter
 from catalog.keys import create_api_key, revoke_api_key
 from catalog.models import Entry, Grant, TileUsage
 from tests.servers import free_port, get, test_database_url
-from tests.tiles.conftest import BOUNDS
-from tiles.app import app, tiler
+from tests.tiles.conftest import BOUNDS, bearer
+from tiles.app import tiler
 from tiles.cache import keys, stores, tile_cache
 from tiles.tokens import TileToken, _Code, issue_tile_token
 
@@ -56,17 +55,6 @@ def _empty_cache():
 
 
 @pytest.fixture
-def client():
-    with TestClient(app) as tiles:
-        yield tiles
-
-
-@pytest.fixture
-def aerial(ingest):
-    return ingest(2024)
-
-
-@pytest.fixture
 def opened(monkeypatch) -> list[str]:
     """The files the tile route opens (a kept tile opens none)."""
     files: list[str] = []
@@ -78,10 +66,6 @@ def opened(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(tiler, "reader", RecordingReader)
     return files
-
-
-def bearer(raw: str) -> dict:
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def pixels(content: bytes) -> np.ndarray:

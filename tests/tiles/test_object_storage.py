@@ -38,7 +38,6 @@ from tests import servers
 from tests.tiles.conftest import BOUNDS, write_geotiff
 from tiles import registry as registry_module
 from tiles import storage
-from tiles.app import app
 from tiles.models import ImageryDataset
 from tiles.registry import registry
 from tiles.storage import StorageError, s3_settings
@@ -349,12 +348,6 @@ def test_a_large_cog_goes_up_in_parts_and_an_interrupted_one_leaves_no_upload_be
 
 
 # --- serving -------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client():
-    with TestClient(app) as tiles:
-        yield tiles
 
 
 @pytest.mark.django_db(transaction=True)

@@ -21,7 +21,8 @@ from rasterio.io import MemoryFile
 from catalog.audit import tile_counter
 from catalog.keys import create_api_key
 from catalog.models import AuditEvent, Entry, Grant, TileUsage
-from tiles.app import app, tiler
+from tests.tiles.conftest import bearer
+from tiles.app import tiler
 from tiles.tokens import issue_tile_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,24 +33,8 @@ OWS = "{http://www.opengis.net/ows/1.1}"
 
 
 @pytest.fixture
-def client():
-    with TestClient(app) as tiles:
-        yield tiles
-
-
-@pytest.fixture
-def aerial(ingest):
-    """Collection "aerial" of ``department`` (the jtw fixture), year 2024, shared on application."""
-    return ingest(2024)
-
-
-@pytest.fixture
 def other_key(other_department):
     return create_api_key(other_department, "gis-app")[1]
-
-
-def bearer(raw: str) -> dict:
-    return {"Authorization": f"Bearer {raw}"}
 
 
 def grant(department, slug: str = "aerial") -> Grant:

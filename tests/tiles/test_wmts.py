@@ -7,25 +7,18 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from rasterio.io import MemoryFile
 
 from catalog.access import tile_decisions
 from catalog.models import Entry
-from tests.tiles.test_serving import OWS, WMTS, bearer, decoded, grant
+from tests.tiles.conftest import bearer
+from tests.tiles.test_serving import OWS, WMTS, decoded, grant
 from tiles import grids
-from tiles.app import app
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the tile app answers from other threads
 
 C_TILE = grids.GRIDS[grids.CGCS2000].tile(116.31, 39.91, 14)
 MERC_TILE = grids.GRIDS[grids.WEB_MERCATOR].tile(116.31, 39.91, 14)
-
-
-@pytest.fixture
-def client():
-    with TestClient(app) as tiles:
-        yield tiles
 
 
 @pytest.fixture
