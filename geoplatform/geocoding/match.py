@@ -110,24 +110,48 @@ def _confirms_corrected_district(road: Road, weight: float, p: ParsedAddress) ->
 
 
 def _candidate_roads(p: ParsedAddress, index: GazetteerIndex) -> list[tuple[Road, float]]:
-    """Roads the text may name, each with a weight: exact, else one slip away, else a suffix."""
+    """Roads the text may name, each with a weight: exact, else one slip away, else a suffix.
+
+    An exact name that does not fit the stated place (another district's road, or one outside
+    the township given) yields to a road one slip away that lies there and has the number:
+    建国路 typed for 建果路 of the district given, 西大街 for the township's 南西大街.
+    """
     if p.district is None and p.residual and _FOREIGN_ADMIN.search(p.residual):
         return []  # 天津市和平区南京路: another city's road of the same name
     stages: list[list[tuple[Road, float]]] = []
     exact = bool(p.road) and not p.residual
     if exact:
-        stages.append([(r, 1.0) for r in index.roads_by_name.get(p.road, [])])
+        roads = _in_district(p, [(r, 1.0) for r in index.roads_by_name.get(p.road, [])])
+        if roads and (_in_township(p, roads) or not p.district):
+            return roads
+        fitting = [(r, w) for r, w in _in_district(p, _similar_roads(p.road, index))
+                   if _in_township(p, [(r, w)]) and (not roads or p.number is None or _has_number(r, p))]
+        if fitting and p.district:
+            return fitting
+        stages.append(roads)
     if p.core and not exact:
-        stages.append([(r, w) for name, w in index.similar_road_names(p.core) for r in index.roads_by_name[name]])
+        stages.append(_similar_roads(p.core, index))
     if p.road and p.residual:
         weight = 0.97 if _AREA_WORD.search(p.residual) else UNEXPLAINED_TEXT
         stages.append([(r, weight) for r in index.roads_by_name.get(p.road, [])])
     for roads in stages:
-        if p.district:
-            roads = [(r, w) for r, w in roads if r.district == p.district]
+        roads = _in_district(p, roads)
         if roads:
             return roads
     return []
+
+
+def _similar_roads(text: str, index: GazetteerIndex) -> list[tuple[Road, float]]:
+    return [(r, w) for name, w in index.similar_road_names(text) for r in index.roads_by_name[name]]
+
+
+def _in_district(p: ParsedAddress, roads: list[tuple[Road, float]]) -> list[tuple[Road, float]]:
+    return [(r, w) for r, w in roads if r.district == p.district] if p.district else roads
+
+
+def _in_township(p: ParsedAddress, roads: list[tuple[Road, float]]) -> bool:
+    """Whether some road lies in the township given (true when none is given)."""
+    return not p.townships or any(r.townships.intersection(p.townships) for r, _ in roads)
 
 
 def _choose_road(candidates: list[tuple[Road, float]], p: ParsedAddress) -> tuple[Road | None, float]:

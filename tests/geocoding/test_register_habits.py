@@ -96,3 +96,25 @@ def test_arabic_digit_inside_a_road_name(index, n):
 def test_arabic_digit_not_making_a_road_name_stays_a_number(index):
     m = geocode("朝阳区朝阳北路4号", index)
     assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R6"], 4)
+
+
+@pytest.mark.parametrize("n", [2, 5, 18])
+def test_sound_alike_typo_that_is_a_road_elsewhere_uses_the_stated_district(index, n):
+    m = geocode(f"海淀区建国路{n}号", index)  # 建国路 exists only in 朝阳区; 海淀区 has 建果路
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R12"], n) and m.score < 1.0
+
+
+def test_real_road_in_the_stated_district_still_wins(index):
+    m = geocode("朝阳区建国路5号", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R13"], 5) and m.score == 1.0
+
+
+@pytest.mark.parametrize("n", [3, 12])
+def test_shortened_road_name_outside_the_stated_township_yields_to_the_townships_road(index, n):
+    m = geocode(f"东城区景山街道西大街{n}号", index)  # 西大街 of 东华门街道 is another road
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R14"], n) and m.score < 1.0
+
+
+def test_shortened_road_name_in_the_stated_township_is_that_road(index):
+    m = geocode("东城区东华门街道西大街5号", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R15"], 5) and m.score == 1.0
