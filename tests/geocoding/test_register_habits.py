@@ -118,3 +118,30 @@ def test_shortened_road_name_outside_the_stated_township_yields_to_the_townships
 def test_shortened_road_name_in_the_stated_township_is_that_road(index):
     m = geocode("东城区东华门街道西大街5号", index)
     assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R15"], 5) and m.score == 1.0
+
+
+def _grid_rows(township: str, code: str, road: str, xs: range, ys: range, start: int) -> list:
+    from geoplatform.geocoding.gazetteer_csv import GazetteerRow
+
+    rows = []
+    for x in xs:
+        for y in ys:
+            n = start + len(rows) + 1
+            rows.append(GazetteerRow(f"G{code}{n}", f"北京市东城区{township}{road}{n}号", "door", "东城区", "110101",
+                                     township, code, road, f"{road}{code}", n, "", False, 0, "",
+                                     116.4 + x * 10 / 85_000, 39.9 + y * 10 / 111_000))
+    return rows
+
+
+def test_township_point_lies_deep_inside_the_township_not_where_its_labels_spill_over(index):
+    from geoplatform.geocoding.index import build_index
+
+    # 甲街道: a 10x10 block of doors (x 0-9), and 80 doors labelled 甲 in 乙街道's block (x 12-15),
+    # which pull the mean of 甲's doors towards (and past) the boundary at x = 10.
+    rows = (_grid_rows("甲街道", "110101091", "甲路", range(0, 10), range(0, 10), 0)
+            + _grid_rows("乙街道", "110101092", "乙路", range(10, 20), range(0, 10), 200)
+            + _grid_rows("甲街道", "110101091", "甲北路", range(12, 16), range(0, 20), 400))
+    m = geocode("东城区甲街道", build_index(rows))
+    assert m.level == "township"
+    x = (m.lon - 116.4) * 85_000 / 10
+    assert x < 7  # at least 30 m inside 甲's own block, away from 乙's doors
