@@ -231,8 +231,28 @@ def _parse_admin(head: str, vocab: Vocabulary, p: ParsedAddress, short_names: bo
             i += n
             if head.startswith("办事处", i):
                 i += 3
+            i = _second_township(head, i, word, vocab, p)
             break
     p.core = head[i:]
+
+
+def _second_township(head: str, i: int, first: str, vocab: Vocabulary, p: ParsedAddress) -> int:
+    """密云镇溪翁庄镇: a short district glued to a township, read first as the town 密云镇.
+
+    When a full township name follows the one just read, that one is the township, and the
+    first names the district if it begins with one (the other split of the same text).
+    """
+    for n in range(min(vocab.max_township_len, len(head) - i), 2, -1):
+        word = head[i:i + n]
+        if word in vocab.townships and word not in vocab.short_townships:
+            if p.district is None:
+                district = next((first[:k] for k in range(len(first) - 1, 1, -1) if first[:k] in vocab.districts), None)
+                if district is None:
+                    return i
+                p.district, p.district_text = vocab.districts[district], district
+            p.townships = vocab.townships[word]
+            return i + n
+    return i
 
 
 def _correct_district(head: str, vocab: Vocabulary, p: ParsedAddress) -> int:

@@ -145,3 +145,14 @@ def test_township_point_lies_deep_inside_the_township_not_where_its_labels_spill
     assert m.level == "township"
     x = (m.lon - 116.4) * 85_000 / 10
     assert x < 7  # at least 30 m inside 甲's own block, away from 乙's doors
+
+
+@pytest.mark.parametrize("text", ["密云镇鼓楼街道新中街5号", "密云鼓楼街道新中街5号", "密云区鼓楼街道新中街5号"])
+def test_short_district_glued_to_a_township_that_starts_like_a_town(index, text):
+    m = geocode(text, index)  # 密云镇 is also a town; 新中街 is also in 朝阳区
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R17"], 5)
+
+
+def test_the_town_itself_still_reads_as_the_town(index):
+    m = geocode("密云镇密云东路5号", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R19"], 5) and m.score == 1.0
