@@ -1,6 +1,6 @@
 """Accuracy of the geocoder on the dev queries, per level and per tag (variant).
 
-    python bench/geocode_accuracy.py [--shared ../shared] [--result OUT.csv] [--reference]
+    python bench/geocode_accuracy.py [--shared ../shared] [--queries Q.csv] [--result OUT.csv] [--reference]
 
 Builds the index from the shared gazetteer, geocodes queries_dev.csv, writes RESULT
 (qid, lon, lat, level, score, matched_address, address_id), scores it with
@@ -34,11 +34,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     ap.add_argument("--result", type=Path, default=Path("/tmp/geocode_dev_result.csv"))
+    ap.add_argument("--queries", type=Path, help="another query file of the same shape (e.g. from "
+                    "bench/geocode_variants.py); default: the dev queries")
     ap.add_argument("--score-only", action="store_true", help="score an existing --result file")
     ap.add_argument("--reference", action="store_true", help="compare with the reference scorer")
     args = ap.parse_args()
     data = args.shared / "data"
-    truth_path = data / "queries_dev.csv"
+    truth_path = args.queries or data / "queries_dev.csv"
     with open(truth_path, encoding="utf-8") as fh:
         truth = list(csv.DictReader(fh))
     if not args.score_only:
@@ -79,7 +81,8 @@ def _print(report: dict) -> None:
         if key != "wrong_but_confident":
             print(f"{key:28s} {pct:9.2f} {n:7d}")
     wrong, n = report["wrong_but_confident"]
-    print(f"{'wrong_but_confident':28s} {wrong:9d} {n:7d}  ({100 * wrong / n:.3f} %)")
+    print(f"{'wrong_but_confident':28s} {wrong:9d} {n:7d}  ({100 * wrong / n:.3f} %, "
+          f"{10_000 * wrong / n:.1f} per 10,000)")
 
 
 def _print_strict(truth: list[dict], result_path: Path) -> None:
