@@ -41,6 +41,7 @@ class Command(BaseCommand):
             keys = ApiKey.objects.select_related("department")
             if opts["code"]:
                 keys = keys.filter(department__code=opts["code"])
+            self.stdout.write("key\tdepartment\tapplication\tstate\texpires")
             for k in keys:
                 state = "active" if k.is_active else ("revoked" if k.revoked_at else "expired")
                 self.stdout.write(f"gp_{k.prefix}\t{k.department.code}\t{k.name}\t{state}\t{k.expires_at or '-'}")

@@ -32,6 +32,7 @@ class Command(BaseCommand):
         entries = Entry.objects.select_related("owner")
         if owner:
             entries = entries.filter(owner__code=owner)
+        self.stdout.write("slug\tkind\towner\tsharing\tcadence\tpublished\ttitle")
         for e in entries:
             published = timezone.localtime(e.last_published_at).strftime("%Y-%m-%d") if e.last_published_at else "-"
             self.stdout.write(f"{e.slug}\t{e.kind}\t{e.owner.code}\t{e.sharing}\t{e.cadence}\t{published}\t{e.title_zh}")

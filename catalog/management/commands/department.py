@@ -21,8 +21,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **opts):
         if action == "list":
+            self.stdout.write("code\tname\tname_en\tresponsible\trole")
             for d in Department.objects.all():
-                self.stdout.write(f"{d.code}\t{d.name_zh}\t{d.name_en}\t{d.responsible_person}")
+                role = "data authority" if d.is_data_authority else "-"
+                self.stdout.write(f"{d.code}\t{d.name_zh}\t{d.name_en}\t{d.responsible_person or '-'}\t{role}")
             return
         dept = Department.objects.filter(code=opts["code"]).first() or Department(code=opts["code"])
         dept.name_zh = opts["name"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -46,7 +47,7 @@ class Command(BaseCommand):
             raise CommandError(f"no department {opts['owner']!r} (geoplatform department list)")
         dataset = ingest_imagery(IngestRequest(owner=owner, collection=opts["collection"], year=opts["year"],
                                                source=opts["file"], title=opts["title"], replace=opts["replace"],
-                                               progress=not opts["no_progress"]))
+                                               progress=not opts["no_progress"] and sys.stderr.isatty()))
         self.stdout.write(f"{dataset.entry.slug}/{dataset.year}: {dataset.width}x{dataset.height} px, "
                           f"{dataset.band_count} band(s) {dataset.dtype}, {dataset.compression} COG, "
                           f"{dataset.size_bytes / 1e6:.1f} MB, zoom {dataset.minzoom}-{dataset.maxzoom}, "

@@ -59,7 +59,7 @@ class Command(BaseCommand):
             return
         try:
             report = geocode_csv(opts["input"], opts["out"], opts["column"], index, workers=max(1, opts["workers"]),
-                                 encoding=opts["encoding"], progress=not opts["no_progress"])
+                                 encoding=opts["encoding"], progress=not opts["no_progress"] and sys.stderr.isatty())
         except (BatchInputError, OSError, UnicodeError) as exc:
             raise CommandError(str(exc)) from None
         levels = ", ".join(f"{k} {v}" for k, v in sorted(report.levels.items()))

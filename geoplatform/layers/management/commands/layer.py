@@ -74,7 +74,8 @@ class Command(BaseCommand):
                                  published_by=f"cli:{owner.code}", source_name=path.name,
                                  changes=opts["changes"], delete_keys=delete_keys,
                                  skip_bad_rows=opts["skip_bad_rows"])
-        bar = tqdm(unit=" features", unit_scale=True, disable=opts["no_progress"], file=self.stderr._out)
+        bar = tqdm(unit=" features", unit_scale=True, file=self.stderr._out,
+                   disable=opts["no_progress"] or not self.stderr._out.isatty())
         try:
             version = publish_version(path, request, total=lambda n: bar.reset(total=n), progress=bar.update)
         finally:
@@ -91,6 +92,7 @@ class Command(BaseCommand):
 
     def do_history(self, opts) -> None:
         layer = self._layer(opts["name"])
+        self.stdout.write("  version  published            features  changes (+added ~changed -removed)  file")
         for v in layer.versions.order_by("number"):
             mark = "*" if v.number == layer.current_version else " "
             diff = v.report.get("diff", {})
