@@ -29,6 +29,9 @@ from geoplatform.geocoding.index import GazetteerIndex
 from geoplatform.geocoding.match import geocode
 
 RESULT_COLUMNS = ("lon", "lat", "level", "score", "matched_address", "address_id")
+#: The CLI's file adds which correction an answer rests on (see ``Match.corrections``), so
+#: clerks review those rows first; the batch API's jobs keep RESULT_COLUMNS for now.
+FILE_COLUMNS = (*RESULT_COLUMNS, "correction")
 CHUNK_ROWS = 2000
 _MAX_RECORD_LINES = 20  # a quoted field may span lines; more than this is a stray quote
 _OPEN_QUOTED_TAIL = re.compile(r'(?:^|,)"(?:[^"]|"")*$')  # a quoted field that goes on to the next line
@@ -110,14 +113,14 @@ def _geocode_chunk(addresses: list[str]) -> list[tuple[str, ...]]:
     for text in addresses:
         m = geocode(text, _INDEX)
         out.append(("" if m.lon is None else f"{m.lon:.7f}", "" if m.lat is None else f"{m.lat:.7f}",
-                    m.level, f"{m.score:g}", m.matched_address, m.address_id))
+                    m.level, f"{m.score:g}", m.matched_address, m.address_id, ";".join(m.corrections)))
     return out
 
 
 def geocode_csv(in_path: str | Path, out_path: str | Path, column: str, index: GazetteerIndex,
                 workers: int = 1, encoding: str | None = None, progress: bool = True,
                 err: TextIO = sys.stderr) -> BatchReport:
-    """Geocode ``column`` of ``in_path`` into ``out_path`` (input columns + RESULT_COLUMNS)."""
+    """Geocode ``column`` of ``in_path`` into ``out_path`` (input columns + FILE_COLUMNS)."""
     global _INDEX
     _INDEX = index
     report = BatchReport(encoding=encoding or detect_encoding(in_path))
@@ -144,7 +147,7 @@ def _write_results(records: Iterator, dst: TextIO, header: list[str], col: int, 
                    report: BatchReport, progress: bool, err: TextIO, total: int) -> None:
     """Geocode the records in chunks (in worker processes if asked) and write them in input order."""
     writer = csv.writer(dst)
-    writer.writerow(header + list(RESULT_COLUMNS))
+    writer.writerow(header + list(FILE_COLUMNS))
     bar = tqdm(total=total, unit="B", unit_scale=True, disable=not progress, file=err, desc="geocoding")
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     pending: deque = deque()  # chunks in flight, oldest first: output keeps input order

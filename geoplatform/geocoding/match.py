@@ -60,6 +60,10 @@ class Match:
     matched_address: str = ""
     address_id: str = ""
     candidates: list[Candidate] = field(default_factory=list)
+    #: Corrections the answer rests on, for clerks to review first: ``district_corrected``
+    #: (山房区 → 房山区), ``road_fuzzy`` (a road name one slip away), ``number_reread`` (a
+    #: number glued to the floor/room read apart).
+    corrections: tuple[str, ...] = ()
 
 
 def geocode(text: object, index: GazetteerIndex) -> Match:
@@ -92,7 +96,7 @@ def match_address(p: ParsedAddress, index: GazetteerIndex) -> Match:
                 return Match(candidates=[_candidate(index, chosen.mid_row, "road", BASE_SCORE["road"] * penalty * 0.5)])
             penalty *= DISTRICT_CORRECTED
         if chosen is not None:
-            return _locate_on_road(chosen, p, index, penalty)
+            return _with_corrections(_locate_on_road(chosen, p, index, penalty), p, chosen)
         return Match(candidates=[_candidate(index, r.mid_row, "road", BASE_SCORE["road"] * w)
                                  for r, w in candidates[:5]])
     if p.number is None or p.building is not None:
@@ -102,6 +106,14 @@ def match_address(p: ParsedAddress, index: GazetteerIndex) -> Match:
     if p.number is None and not p.core and not p.landmarks and not (p.district_corrected and not p.townships):
         return _match_area(p, index)
     return Match()
+
+
+def _with_corrections(m: Match, p: ParsedAddress, road: Road) -> Match:
+    if m.level != "none":
+        m.corrections = tuple(name for name, applies in (
+            ("district_corrected", p.district_corrected), ("road_fuzzy", road.name != p.road),
+            ("number_reread", bool(p.alt_numbers or p.weak_numbers) and m.level == "door")) if applies)
+    return m
 
 
 def _confirms_corrected_district(road: Road, weight: float, p: ParsedAddress) -> bool:

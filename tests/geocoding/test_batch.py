@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from geoplatform.geocoding.batch import RESULT_COLUMNS, BatchInputError, detect_encoding, geocode_csv
+from geoplatform.geocoding.batch import FILE_COLUMNS, BatchInputError, detect_encoding, geocode_csv
 
 ADDRESSES = ["东城区美术馆后街12号", "", "牛" * 10000, "Baker Street 221B", "朝阳区朝阳北路17号院3号楼\x00\x07",
              "宣武区牛街5号", "海淀区紫光苑"]
@@ -35,7 +35,7 @@ def test_every_row_out_in_order_with_result_columns(tmp_path, index, workers):
     many = ADDRESSES * 700  # several chunks, so workers really interleave
     rows, report, _ = run(tmp_path, index, register(many), workers=workers)
     assert [r["id"] for r in rows] == [str(i) for i in range(len(many))]
-    assert list(rows[0]) == ["id", "addr", "note", *RESULT_COLUMNS]
+    assert list(rows[0]) == ["id", "addr", "note", *FILE_COLUMNS]
     assert [r["level"] for r in rows[:7]] == ["door", "none", "none", "none", "building", "door", "poi"]
     assert rows[0]["matched_address"].endswith("美术馆后街12号") and rows[1]["lon"] == ""
     assert report.rows == len(many) and report.malformed == []
@@ -69,3 +69,9 @@ def test_malformed_lines_are_reported_with_line_numbers_and_kept(tmp_path, index
     assert "line 4: malformed CSV (unbalanced quote or bad quoting)" in err and "line 5: malformed CSV (4 fields, expected 3)" in err
     assert rows[2]["level"] == rows[3]["level"] == "none"
     assert rows[4]["level"] == "door" and rows[5]["level"] == "door"  # quoted newline is a real field
+
+
+def test_each_row_names_the_correction_it_rests_on(tmp_path, index):
+    rows, _, _ = run(tmp_path, index, register(["阳朝区榆树南街4号", "朝阳区榆南街3号", "朝阳区安华四条3412室",
+                                                "东城区美术馆后街12号"]))
+    assert [r["correction"] for r in rows] == ["district_corrected", "road_fuzzy", "number_reread", ""]

@@ -156,3 +156,9 @@ def test_short_district_glued_to_a_township_that_starts_like_a_town(index, text)
 def test_the_town_itself_still_reads_as_the_town(index):
     m = geocode("密云镇密云东路5号", index)
     assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R19"], 5) and m.score == 1.0
+
+
+def test_corrections_are_named_on_the_match(index):
+    assert geocode("阳朝区榆南街3号", index).corrections == ()  # corrected district + fuzzy road: not confirmed
+    assert geocode("阳朝区望京街道榆南街3号", index).corrections == ("district_corrected", "road_fuzzy")
+    assert geocode("东城区美术馆后街12号", index).corrections == ()
