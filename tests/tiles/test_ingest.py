@@ -127,7 +127,9 @@ def test_cli_ingest_and_list(department, imagery_root, tmp_path, capsys):
     size = f"{dataset.width}x{dataset.height}"
     assert f"aerial/2024: {size} px, 3 band(s) uint8, JPEG COG" in capsys.readouterr().out
     call_command("imagery", "list")
-    assert capsys.readouterr().out.startswith(f"aerial\t2024\tjtw\tapplication\t{size}\tJPEG")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("collection\tyear\towner")  # a header line
+    assert lines[1].startswith(f"aerial\t2024\tjtw\tapplication\t{size}\tJPEG")
 
 
 def test_cli_refusals_name_the_status(department, other_department, imagery_root, tmp_path):

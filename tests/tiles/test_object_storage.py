@@ -440,5 +440,5 @@ def test_local_disk_still_works_and_keeps_serving_beside_s3_years(client, ingest
     assert blue.status_code == 200, blue.text
     call_command("imagery", "list")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("aerial\t2024\t") and lines[0].endswith(f"\t{imagery_root / local.path}")
-    assert lines[1].startswith("aerial\t2025\t") and lines[1].endswith(f"\t{remote.path}")
+    assert lines[1].startswith("aerial\t2024\t") and lines[1].endswith(f"\t{imagery_root / local.path}")
+    assert lines[2].startswith("aerial\t2025\t") and lines[2].endswith(f"\t{remote.path}")

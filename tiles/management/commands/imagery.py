@@ -57,6 +57,7 @@ class Command(BaseCommand):
         datasets = ImageryDataset.objects.select_related("entry__owner")
         if opts.get("owner"):
             datasets = datasets.filter(entry__owner__code=opts["owner"])
+        self.stdout.write("collection\tyear\towner\tsharing\tpixels\tcompression\tsize\tbounds (lon/lat)\tstored at")
         for d in datasets:
             self.stdout.write(f"{d.entry.slug}\t{d.year}\t{d.entry.owner.code}\t{d.entry.sharing}\t"
                               f"{d.width}x{d.height}\t{d.compression}\t{d.size_bytes / 1e6:.1f} MB\t"
