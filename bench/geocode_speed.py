@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import os
 import random
 import resource
 import statistics
@@ -82,8 +83,13 @@ def marginal(sizes: list[int], gazetteer: Path, data: Path, workers: int, repeat
     (n1, n2) = sizes
     rate = (n2 - n1) / (walls[n2] - walls[n1])
     startup = walls[n1] - n1 / rate
-    print(f"  [{label}] marginal rate {rate:,.0f} addresses/s; start-up {startup:.1f} s "
-          f"(Django + index from CSV); peak child RSS {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
+    one = tmp / "in_1.csv"
+    if not one.exists():
+        make_input(one, 1, data)
+    measured = statistics.median(run_cli(one, gazetteer, workers, timeout=600)[0] for _ in range(repeat))
+    print(f"  [{label}] marginal rate {rate:,.0f} addresses/s; start-up {startup:.1f} s extrapolated, "
+          f"{measured:.1f} s measured (a one-row file: Django + index from CSV); "
+          f"peak child RSS {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
     return rate
 
 
@@ -171,6 +177,8 @@ def main() -> int:
     gazetteer = data / "gazetteer.csv"
     with tempfile.TemporaryDirectory(prefix="geocode-speed-") as tmpdir:
         tmp = Path(tmpdir)
+        print(f"conditions: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start "
+              "(other processes share the cores: quote figures with it)")
         print(f"batch CLI, {args.workers} workers, shared gazetteer:")
         marginal(args.sizes, gazetteer, data, args.workers, args.repeat, tmp, "1x")
         print("index memory:")
@@ -184,6 +192,7 @@ def main() -> int:
         if not args.skip_baseline:
             print("baseline (PostGIS pg_trgm, one query per address):")
             baseline(data, args.baseline_sample, build_index(read_gazetteer_rows(gazetteer)))
+    print(f"conditions: load average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
 
