@@ -21,7 +21,8 @@ _FUZZY_SOUNDS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "
 @lru_cache(maxsize=65536)
 def sounds(char: str) -> frozenset[str]:
     """Toneless readings of a character, plus their fuzzy-pinyin forms (zh=z, ing=in ...)."""
-    readings = set(pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore")[0] if char.strip() else [])
+    found = pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore") if char.strip() else []
+    readings = set(found[0]) if found else set()  # a digit or a letter has no reading
     out = set(readings)
     for reading in readings:
         for a, b in _FUZZY_SOUNDS:

@@ -137,7 +137,7 @@ def parse_address(text: object, vocab: Vocabulary, short_names: bool = True) -> 
     return p
 
 
-_DIGIT_IN_NAME = re.compile(r"(?<=[\u4e00-\u9fff])(\d{1,2})(?=[街条巷路里道胡])")
+_DIGIT_IN_NAME = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})(?=[街条巷路里道胡])")
 _CN = "零一二三四五六七八九"
 
 
@@ -148,16 +148,15 @@ def _chinese_numeral(n: int) -> str:
 
 
 def _road_digits_to_numerals(s: str, vocab: Vocabulary) -> str:
-    """和平4街 → 和平四街, 安华2条 → 安华二条: only where the result ends a gazetteer road name."""
+    """和平4街 → 和平四街, 安华2条 → 安华二条: only where the result is inside a gazetteer road name."""
     for m in reversed(list(_DIGIT_IN_NAME.finditer(s))):
         if m.group(1).startswith("0"):
             continue
         new = s[: m.start()] + _chinese_numeral(int(m.group(1))) + s[m.end():]
-        shift = len(new) - len(s)
-        for end in (m.end() + shift + 1, m.end() + shift + 2):
-            if any(new[k:end] in vocab.roads for k in range(max(0, end - vocab.max_road_len), m.start())):
-                s = new
-                break
+        after = m.end() + len(new) - len(s)  # just after the numeral in the new text
+        if any(new[k:end] in vocab.roads for end in range(after + 1, min(len(new), m.start() + vocab.max_road_len) + 1)
+               for k in range(max(0, end - vocab.max_road_len), m.start() + 1)):
+            s = new  # 8里庄北里 → 八里庄北里: the numeral may sit anywhere inside the name
     return s
 
 
@@ -183,6 +182,10 @@ def _read_number(m: re.Match[str], tail: str, p: ParsedAddress) -> None:
             p.weak_numbers = (int(digits[:-2]),)  # 3812室: 38号 12室, if no other reading is a door
         digits, rest = str(splits[0][0]), splits[0][1]
         tail = rest + tail
+    elif not unit and len(digits) == 2 and tail.startswith("层") and int(digits) > 40:
+        tail = digits[1] + tail  # 官道79层: no building here has 79 storeys; 7号 9层
+        digits = digits[0]
+        p.weak_numbers = (int(digits),)  # a reread number: scored as glued, named number_reread
     elif not unit and tail.startswith(_GLUED_BEFORE):
         p.prefix = prefix
         _parse_tail(digits + tail, p)

@@ -162,3 +162,29 @@ def test_corrections_are_named_on_the_match(index):
     assert geocode("阳朝区榆南街3号", index).corrections == ()  # corrected district + fuzzy road: not confirmed
     assert geocode("阳朝区望京街道榆南街3号", index).corrections == ("district_corrected", "road_fuzzy")
     assert geocode("东城区美术馆后街12号", index).corrections == ()
+
+
+@pytest.mark.parametrize("n", [3, 14])
+def test_arabic_digit_in_the_middle_of_a_road_name(index, n):
+    m = geocode(f"朝阳区8里庄北里{n}号", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R20"], n)
+
+
+@pytest.mark.parametrize("n, floor", [(7, 9), (5, 6), (9, 5)])
+def test_one_digit_number_glued_to_an_impossible_floor_is_read_apart(index, n, floor):
+    m = geocode(f"朝阳区朝阳北路{n}{floor}层", index)
+    assert m.level == "door" and (m.lon, m.lat) == door_point(ROAD["R6"], n) and m.score < 1.0
+    assert m.corrections == ("number_reread",)
+
+
+def test_a_plausible_floor_alone_is_not_read_as_a_number(index):
+    assert geocode("朝阳区朝阳北路23层", index).level == "road"
+
+
+@pytest.mark.parametrize("road", ROADS, ids=lambda r: r[0])
+@pytest.mark.parametrize("char", ["4", "B"])
+def test_a_digit_or_letter_in_place_of_a_road_character_never_raises(index, road, char):
+    name = road[1]
+    for k in range(len(name)):
+        m = geocode(f"{road[2]}{name[:k]}{char}{name[k + 1:]}5号", index)  # pinyin has no reading for it
+        assert m.level in ("door", "interpolated", "road", "none")
