@@ -193,10 +193,11 @@ def main() -> int:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     ap.add_argument("--out", type=Path, default=Path("/tmp/geocode_variants.csv"))
     ap.add_argument("--per-class", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=SEED, help="another seed gives a fresh set of the same classes")
     args = ap.parse_args()
     with open(args.shared / "data" / "gazetteer.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    variants = build_variants(rows, args.per_class, random.Random(SEED))
+    variants = build_variants(rows, args.per_class, random.Random(args.seed))
     with open(args.out, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(_FIELDS)
