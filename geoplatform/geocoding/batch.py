@@ -29,8 +29,8 @@ from geoplatform.geocoding.index import GazetteerIndex
 from geoplatform.geocoding.match import geocode
 
 RESULT_COLUMNS = ("lon", "lat", "level", "score", "matched_address", "address_id")
-#: The CLI's file adds which correction an answer rests on (see ``Match.corrections``), so
-#: clerks review those rows first; the batch API's jobs keep RESULT_COLUMNS for now.
+#: Batch results (the CLI's file and the API's jobs) add which corrections an answer rests on
+#: (``Match.corrections``), so clerks review those rows first.
 FILE_COLUMNS = (*RESULT_COLUMNS, "correction")
 CHUNK_ROWS = 2000
 _MAX_RECORD_LINES = 20  # a quoted field may span lines; more than this is a stray quote

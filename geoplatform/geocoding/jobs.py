@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from geoplatform.geocoding.batch import RESULT_COLUMNS, BatchInputError, detect_encoding, read_records
+from geoplatform.geocoding.batch import FILE_COLUMNS, BatchInputError, detect_encoding, read_records
 from geoplatform.geocoding.match import geocode
 from geoplatform.geocoding.publishing import publish_geocoded
 from geoplatform.geocoding.services import active_index
@@ -72,12 +72,12 @@ def process_chunk(job: Job, rows: list) -> list:
     for _line_no, fields, address in rows:
         m = geocode(address, index)
         out.append([*fields, "" if m.lon is None else round(m.lon, 7), "" if m.lat is None else round(m.lat, 7),
-                    m.level, round(m.score, 3), m.matched_address, m.address_id])
+                    m.level, round(m.score, 3), m.matched_address, m.address_id, ";".join(m.corrections)])
     return out
 
 
 def header(job: Job) -> list[str]:
-    return [*job.report["header"], *RESULT_COLUMNS]
+    return [*job.report["header"], *FILE_COLUMNS]
 
 
 def result_csv_lines(job: Job) -> Iterator[str]:

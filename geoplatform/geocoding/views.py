@@ -46,7 +46,7 @@ class PerKeyThrottle(SimpleRateThrottle):
 def match_to_dict(m: Match, with_candidates: bool = True) -> dict:
     """The JSON form of a match (lon/lat EPSG:4490, null when level is none)."""
     out = {"lon": m.lon, "lat": m.lat, "level": m.level, "score": m.score, "matched_address": m.matched_address,
-           "address_id": m.address_id}
+           "address_id": m.address_id, "corrections": list(m.corrections)}
     if with_candidates:
         out["candidates"] = [dataclasses.asdict(c) for c in m.candidates]
     return out

@@ -94,3 +94,11 @@ def test_rate_limit_counts_in_the_shared_database_cache(client, api_key, setting
     from django.core.cache import caches
 
     assert caches["default"].__class__.__name__ == "DatabaseCache"
+
+
+def test_the_answer_names_the_corrections_it_rests_on(client, loaded, auth):
+    """A clerk sees which answers were corrected (district, road, number) and reviews those first."""
+    corrected = client.get("/api/geocode", {"q": "阳朝区望京街道榆南街3号"}, **auth).json()
+    assert corrected["corrections"] == ["district_corrected", "road_fuzzy"]
+    plain = client.get("/api/geocode", {"q": "东城区美术馆后街12号"}, **auth).json()
+    assert plain["corrections"] == []

@@ -54,6 +54,7 @@ def test_job_keeps_every_row_in_order(gazetteer, other_department, tmp_path, mon
     assert [r["address"] for r in rows] == ADDRESSES
     assert rows[0]["level"] == "door" and rows[2]["level"] == "none" and rows[3]["level"] == "none"
     assert set(rows[0]) == {"credit_code", "name", "address", "lon", "lat", "level", "score", "matched_address",
+                            "correction",
                             "address_id"}
     features = json.loads("".join(jobs.result_geojson_parts(job)))["features"]
     assert len(features) == len(ADDRESSES) and features[2]["geometry"] is None
