@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUR_APPS = ("catalog", "geoplatform", "tiles")
 
 
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "geoplatform.cli", *args], capture_output=True, text=True,
-                          timeout=120, input=stdin, cwd=ROOT)
+                          timeout=120, input=stdin, cwd=ROOT, env={**os.environ, **(env or {})})
 
 
 def our_commands() -> list[str]:
@@ -98,8 +98,12 @@ def test_user_add_creates_a_staff_login_with_a_generated_password(db, capsys, de
     assert user.check_password(lines[-1]) and "shown only once" in lines[-2]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_user_add_to_unknown_department_fails_with_one_line():
-    result = run_cli("user", "add", "nosuchdept", "lisi", "--generate")
+    from tests.servers import test_database_url
+
+    # on the test database: the platform's own database may not even be migrated on a fresh clone
+    result = run_cli("user", "add", "nosuchdept", "lisi", "--generate", env={"DATABASE_URL": test_database_url()})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "CommandError: no department 'nosuchdept': add it with `geoplatform department add`")
