@@ -6,24 +6,22 @@ docker-compose.yml), behind a proxy that sends it the same ``/tiles/`` paths.
 """
 
 import os
+from urllib.parse import parse_qs
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoplatform.settings")
 django_application = get_asgi_application()
 
+from starlette.responses import JSONResponse  # noqa: E402
+
+from geoplatform.limits import nul_parameter, url_too_long  # noqa: E402
 from tiles.app import app as tiles_application  # noqa: E402  (needs Django set up first)
 
 
 def request_line_refusal(scope):
     """The platform's request-line limits (geoplatform.limits) for the tile service, which Django's middleware
     does not see: a JSON 414 or 400 response app, or None."""
-    from urllib.parse import parse_qs
-
-    from starlette.responses import JSONResponse
-
-    from geoplatform.limits import nul_parameter, url_too_long
-
     query = scope.get("query_string", b"")
     if reason := url_too_long(len(scope.get("raw_path") or b"") + len(query) + 1):
         return JSONResponse({"detail": reason}, status_code=414)

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
-import subprocess
-import time
+from collections.abc import Iterator
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 
 from geoplatform.limits import MAX_JSON_DEPTH, MAX_REQUEST_HEAD_BYTES, MAX_URL_BYTES, json_too_deep
+from tests.servers import live_server
 
-#: The port the real-server test listens on (127.0.0.1 only); GEOPLATFORM_TEST_LIMITS_PORT to change it.
-PORT = int(os.environ.get("GEOPLATFORM_TEST_LIMITS_PORT", "18620"))
 BODY_LIMIT = 5 * 2**19  # DATA_UPLOAD_MAX_MEMORY_SIZE's default (GEOPLATFORM_MAX_BODY_BYTES)
 
 
@@ -93,34 +88,15 @@ def test_json_depth_is_measured_without_recursion():
 # --- a real server -------------------------------------------------------------------------------------
 
 @pytest.fixture
-def server():
-    """``geoplatform serve`` on 127.0.0.1:PORT against the test database; stopped (its process group) after."""
-    settings = connection.settings_dict
-    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
-    url = (f"postgresql://{settings['USER']}{password}@{settings['HOST'].replace('/', '%2F')}:{settings['PORT']}/"
-           f"{settings['NAME']}")
-    env = {**os.environ, "DATABASE_URL": url, "GEOPLATFORM_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(["geoplatform", "serve", "--port", str(PORT)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the server did not start within 60 s"
-            time.sleep(0.3)
-        yield
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+def server() -> Iterator[int]:
+    """The port of a real ``geoplatform serve`` on 127.0.0.1 against the test database."""
+    with live_server() as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
-def request(method: str, target: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+def request(port: int, method: str, target: str, body: bytes | None = None,
+            headers: dict | None = None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request(method, target, body=body, headers=headers or {})
         response = conn.getresponse()
@@ -134,18 +110,18 @@ def request(method: str, target: str, body: bytes | None = None, headers: dict |
 @pytest.mark.django_db(transaction=True)
 def test_real_server_answers_limits_in_json(server):
     """A ~270 KB URL reached uvicorn's 16 KiB head limit and the connection was reset; now it is a 414."""
-    status, body = request("GET", "/api/catalog/?q=" + "x" * 270_000)
+    status, body = request(server, "GET", "/api/catalog/?q=" + "x" * 270_000)
     assert status == 414 and "limit of 64 KiB" in body["detail"]
     assert 270_000 < MAX_REQUEST_HEAD_BYTES
 
-    status, body = request("POST", "/api/geocode", b"[" + b'"a",' * 700_000 + b'"a"]',
+    status, body = request(server, "POST", "/api/geocode", b"[" + b'"a",' * 700_000 + b'"a"]',
                            {"Content-Type": "application/json"})
     assert status == 413 and "limit of 2.5 MiB" in body["detail"]
 
-    status, body = request("GET", "/api/catalog/?q=%00")
+    status, body = request(server, "GET", "/api/catalog/?q=%00")
     assert status == 400 and "NUL character" in body["detail"]
 
-    status, _ = request("GET", "/healthz?pad=" + "x" * 60_000)  # under the limit: served
+    status, _ = request(server, "GET", "/healthz?pad=" + "x" * 60_000)  # under the limit: served
     assert status == 200
 
 
@@ -154,8 +130,6 @@ def test_a_body_beyond_the_largest_upload_is_refused_before_it_is_buffered(tmp_p
     """The WSGI bridge holds a body in memory: one announced or streamed past every endpoint's limit gets a 413
     at once (the server does not wait for, or keep, the rest)."""
     import socket
-
-    from tests.servers import live_server
 
     env = {"GEOPLATFORM_LAYERS_MAX_UPLOAD_MB": "1", "GEOPLATFORM_GEOCODE_MAX_UPLOAD_BYTES": str(2**20),
            "GEOPLATFORM_MAX_BODY_BYTES": str(2**20)}

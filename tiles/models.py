@@ -63,11 +63,6 @@ class ImageryDataset(models.Model):
         """The format a client is offered by default: JPEG for 8-bit RGB (no transparency), PNG otherwise."""
         return "jpg" if self.band_count == 3 and self.dtype == "uint8" and self.compression == "JPEG" else "png"
 
-    def locations(self) -> dict[str, str]:
-        """Registry locations by tile grid; a year ingested before the c-aligned COG existed has only the first
-        (its c tiles are reprojected from it)."""
-        return {"WebMercatorQuad": self.path, **({"c": self.path_c} if self.path_c else {})}
-
     def stored_files(self) -> list[str]:
         """Every location this year's files occupy (removed together when the year is replaced)."""
         return [p for p in (self.path, self.path_c, self.source_path) if p]

@@ -92,3 +92,19 @@ def aerial(ingest):
 
 def bearer(raw: str) -> dict:
     return {"Authorization": f"Bearer {raw}"}
+
+
+@pytest.fixture
+def opened(monkeypatch) -> list[str]:
+    """The files the tile route opens (a kept tile, a refused or unregistered request opens none)."""
+    from tiles.app import tiler
+
+    files: list[str] = []
+
+    class RecordingReader(tiler.reader):
+        def __init__(self, input, *args, **kwargs):
+            files.append(input)
+            super().__init__(input, *args, **kwargs)
+
+    monkeypatch.setattr(tiler, "reader", RecordingReader)
+    return files

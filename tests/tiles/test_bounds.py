@@ -173,17 +173,7 @@ def test_info_crs_is_one_of_the_platform_crs(client, aerial, key):
             client.get("/tiles/aerial/2024/info.geojson", params={"crs": crs}, headers=key))
 
 
-def test_refused_requests_open_no_file_and_count_no_tile(client, aerial, key, monkeypatch):
-    from tiles.app import tiler
-
-    opened = []
-
-    class RecordingReader(tiler.reader):
-        def __init__(self, input, *args, **kwargs):
-            opened.append(input)
-            super().__init__(input, *args, **kwargs)
-
-    monkeypatch.setattr(tiler, "reader", RecordingReader)
+def test_refused_requests_open_no_file_and_count_no_tile(client, aerial, key, opened):
     assert client.get(f"{XYZ}.png?tilesize=8192", headers=key).status_code == 400
     tile_counter.flush()
     assert opened == [] and not TileUsage.objects.exists()

@@ -54,20 +54,6 @@ def _empty_cache():
     tile_cache.clear()
 
 
-@pytest.fixture
-def opened(monkeypatch) -> list[str]:
-    """The files the tile route opens (a kept tile opens none)."""
-    files: list[str] = []
-
-    class RecordingReader(tiler.reader):
-        def __init__(self, input, *args, **kwargs):
-            files.append(input)
-            super().__init__(input, *args, **kwargs)
-
-    monkeypatch.setattr(tiler, "reader", RecordingReader)
-    return files
-
-
 def pixels(content: bytes) -> np.ndarray:
     with MemoryFile(content) as memfile, memfile.open() as image:
         return image.read()

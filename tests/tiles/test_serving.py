@@ -22,7 +22,6 @@ from catalog.audit import tile_counter
 from catalog.keys import create_api_key
 from catalog.models import AuditEvent, Entry, Grant, TileUsage
 from tests.tiles.conftest import bearer
-from tiles.app import tiler
 from tiles.tokens import issue_tile_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -124,29 +123,13 @@ def test_token_for_another_collection_is_403(client, aerial, ingest):
     "/tiles/aerial/2024/tiles/WebMercatorQuad/14/1/1.png/../../../../etc/passwd",
     "/tiles/aerial%00/2024/info",
 ])
-def test_paths_and_urls_in_the_collection_or_year_are_404_and_open_nothing(client, aerial, api_key, monkeypatch,
+def test_paths_and_urls_in_the_collection_or_year_are_404_and_open_nothing(client, aerial, api_key, opened,
                                                                           path):
-    opened = []
-
-    class RecordingReader(tiler.reader):
-        def __init__(self, input, *args, **kwargs):
-            opened.append(input)
-            super().__init__(input, *args, **kwargs)
-
-    monkeypatch.setattr(tiler, "reader", RecordingReader)
     response = client.get(path, headers=bearer(api_key[1]))
     assert response.status_code == 404 and opened == []
 
 
-def test_a_url_parameter_is_ignored_the_registry_names_the_file(client, aerial, api_key, imagery_root, monkeypatch):
-    opened = []
-
-    class RecordingReader(tiler.reader):
-        def __init__(self, input, *args, **kwargs):
-            opened.append(input)
-            super().__init__(input, *args, **kwargs)
-
-    monkeypatch.setattr(tiler, "reader", RecordingReader)
+def test_a_url_parameter_is_ignored_the_registry_names_the_file(client, aerial, api_key, imagery_root, opened):
     response = client.get(f"/tiles/aerial/2024/{TILE_PATH}.png?url=/etc/passwd", headers=bearer(api_key[1]))
     assert response.status_code == 200 and opened == [str(imagery_root / aerial.path)]
 
